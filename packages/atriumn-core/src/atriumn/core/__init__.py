@@ -1,5 +1,110 @@
-"""The shared transport of the Atriumn SDK: pooling, retries, circuit breaking, rate limiting, credentials, OpenTelemetry."""
+"""The shared transport of the Atriumn SDK.
 
+Every request the SDK makes goes through a :class:`Transport` (or :class:`AsyncTransport`): one connection
+pool, an overall deadline per call, retries that never duplicate a POST, a circuit breaker per host,
+optional client-side rate limiting, credentials with a single-flight token cache, OpenTelemetry spans and
+metrics, and redacted logging. Service packages (``atriumn.auth``, ``atriumn.storage``, ...) build
+:class:`Operation` s and send them through it.
+"""
+
+from ._breaker import CircuitBreaker, CircuitBreakerPolicy, CircuitState
+from ._config import DEFAULT_BASE_URL, parse_duration
+from ._credentials import (
+    AccessToken,
+    ApiKey,
+    EnvironmentToken,
+    KeyringTokenStore,
+    MemoryTokenStore,
+    StaticToken,
+    TokenCache,
+    TokenFlow,
+    TokenProvider,
+    TokenStore,
+)
+from ._errors import (
+    APIError,
+    AtriumnError,
+    AuthenticationError,
+    BadRequestError,
+    CircuitOpenError,
+    ConfigurationError,
+    ConflictError,
+    ConnectError,
+    DecodeError,
+    NetworkError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    ServerError,
+    TransportError,
+    UnprocessableEntityError,
+)
+from ._operation import RAW, Operation
+from ._pagination import AsyncPager, Page, Pager
+from ._pipeline import Timeouts
+from ._ratelimit import RateLimit
+from ._redact import redact_body, redact_headers, redact_url
+from ._retry import RetryBudget, RetryPolicy, parse_retry_after
+from ._serde import converter_for, structure, unstructure
+from ._telemetry import TransportStats, enable_debug_logging
+from ._transport import AsyncTransport, PoolLimits, Transport, register_component
 from ._version import __version__
 
-__all__ = ["__version__"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "RAW",
+    "APIError",
+    "AccessToken",
+    "ApiKey",
+    "AsyncPager",
+    "AsyncTransport",
+    "AtriumnError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CircuitBreaker",
+    "CircuitBreakerPolicy",
+    "CircuitOpenError",
+    "CircuitState",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectError",
+    "DecodeError",
+    "EnvironmentToken",
+    "KeyringTokenStore",
+    "MemoryTokenStore",
+    "NetworkError",
+    "NotFoundError",
+    "Operation",
+    "Page",
+    "Pager",
+    "PermissionDeniedError",
+    "PoolLimits",
+    "RateLimit",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "RetryBudget",
+    "RetryPolicy",
+    "ServerError",
+    "StaticToken",
+    "Timeouts",
+    "TokenCache",
+    "TokenFlow",
+    "TokenProvider",
+    "TokenStore",
+    "Transport",
+    "TransportError",
+    "TransportStats",
+    "UnprocessableEntityError",
+    "__version__",
+    "converter_for",
+    "enable_debug_logging",
+    "parse_duration",
+    "parse_retry_after",
+    "redact_body",
+    "redact_headers",
+    "redact_url",
+    "register_component",
+    "structure",
+    "unstructure",
+]

@@ -1,0 +1,516 @@
+"""Credentials: token providers, the token cache, and where tokens are kept.
+
+A :class:`TokenProvider` knows how to obtain a token and how to put it on a request. Obtaining it is a
+sans-IO *token flow* (a generator, like httpx's ``Auth.auth_flow``): it yields the :class:`Operation` s it
+needs sent (the token endpoint) and returns an :class:`AccessToken`; the sync and async transports drive
+the same flow, over their own connection pools.
+
+The :class:`TokenCache` in front of every provider decides when to refresh (sans-IO windows, botocore
+style) and makes sure N concurrent callers — threads, tasks, or both — cause exactly one refresh:
+
+- fresh: use the cached token;
+- advisory window (default 5 min before expiry): one caller refreshes while the others keep using the
+  still-valid token; a failed advisory refresh is logged and the old token kept;
+- mandatory window (default 30 s before expiry, or no token): callers wait for the one refresh; a failure
+  is raised to every waiter.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Generator, Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from ._errors import ConfigurationError
+from ._operation import Operation
+
+__all__ = [
+    "AccessToken",
+    "ApiKey",
+    "EnvironmentToken",
+    "KeyringTokenStore",
+    "MemoryTokenStore",
+    "StaticToken",
+    "TokenCache",
+    "TokenFlow",
+    "TokenProvider",
+    "TokenStore",
+]
+
+logger = logging.getLogger("atriumn.core.credentials")
+
+#: A token flow: yields operations to send, receives their results, returns the token.
+TokenFlow = Generator[Operation[Any], Any, "AccessToken"]
+
+
+@attrs.frozen(kw_only=True)
+class AccessToken:
+    """A credential value with its expiry.
+
+    The value (and refresh token) never appear in ``repr``, logs or spans.
+
+    Attributes:
+        value: the token or key.
+        expires_at: expiry as a Unix timestamp (wall clock, so it survives persistence); None = never.
+        refresh_token: a refresh token issued with it, if any.
+        scope: the granted scope, if the server said.
+    """
+
+    value: str = attrs.field(repr=False)
+    expires_at: float | None = None
+    refresh_token: str | None = attrs.field(default=None, repr=False)
+    scope: str | None = None
+
+    def expires_in(self, now: float | None = None) -> float:
+        """Seconds until expiry (infinite when the token does not expire)."""
+        if self.expires_at is None:
+            return float("inf")
+        return self.expires_at - (time.time() if now is None else now)
+
+    def to_json(self) -> str:
+        """Serialise for a :class:`TokenStore`."""
+        return json.dumps(attrs.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> AccessToken:
+        """The inverse of :meth:`to_json`."""
+        doc = json.loads(text)
+        return cls(**{k: doc.get(k) for k in ("value", "expires_at", "refresh_token", "scope")})
+
+
+class TokenStore(Protocol):
+    """Where tokens survive between calls (and, for the keyring, between processes)."""
+
+    def load(self, key: str) -> AccessToken | None:
+        """The stored token for ``key``, or None."""
+
+    def save(self, key: str, token: AccessToken) -> None:
+        """Store ``token`` under ``key``."""
+
+    def delete(self, key: str) -> None:
+        """Forget ``key`` (no error when absent)."""
+
+
+class MemoryTokenStore:
+    """A process-local :class:`TokenStore`."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, AccessToken] = {}
+        self._lock = threading.Lock()
+
+    def load(self, key: str) -> AccessToken | None:
+        """The stored token for ``key``, or None."""
+        with self._lock:
+            return self._tokens.get(key)
+
+    def save(self, key: str, token: AccessToken) -> None:
+        """Store ``token`` under ``key``."""
+        with self._lock:
+            self._tokens[key] = token
+
+    def delete(self, key: str) -> None:
+        """Forget ``key``."""
+        with self._lock:
+            self._tokens.pop(key, None)
+
+    def __repr__(self) -> str:
+        return f"MemoryTokenStore(<{len(self._tokens)} tokens>)"
+
+
+class KeyringTokenStore:
+    """A :class:`TokenStore` in the OS keyring (``keyring``, imported on first use).
+
+    When no keyring backend works (a server without a desktop session), it warns once and keeps tokens
+    in memory instead, so nothing fails because persistence is unavailable.
+
+    Args:
+        service: the keyring service name entries are stored under.
+    """
+
+    def __init__(self, service: str = "atriumn") -> None:
+        self.service = service
+        self._fallback: MemoryTokenStore | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def persistent(self) -> bool:
+        """Whether tokens really reach the keyring (False after falling back to memory)."""
+        return self._backend() is not None
+
+    def _backend(self) -> Any:
+        if self._fallback is not None:
+            return None
+        try:
+            import keyring
+            import keyring.backends.fail
+            import keyring.errors
+
+            backend = keyring.get_keyring()
+            if isinstance(backend, keyring.backends.fail.Keyring) or backend.priority <= 0:
+                raise keyring.errors.NoKeyringError(f"no usable keyring backend ({type(backend).__name__})")
+        except Exception as exc:
+            self._degrade(exc)
+            return None
+        return keyring
+
+    def _degrade(self, exc: BaseException) -> None:
+        with self._lock:
+            if self._fallback is None:
+                self._fallback = MemoryTokenStore()
+                warnings.warn(
+                    f"no working OS keyring ({type(exc).__name__}); tokens are kept in memory only "
+                    "and will not survive this process",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+                logger.warning("keyring unavailable; falling back to the memory token store")
+
+    def load(self, key: str) -> AccessToken | None:
+        """The stored token for ``key``, or None (a corrupt entry reads as None)."""
+        kr = self._backend()
+        if kr is None:
+            assert self._fallback is not None
+            return self._fallback.load(key)
+        try:
+            text = kr.get_password(self.service, key)
+        except Exception as exc:
+            self._degrade(exc)
+            return self.load(key)
+        if text is None:
+            return None
+        try:
+            return AccessToken.from_json(text)
+        except (ValueError, TypeError):
+            logger.warning("ignoring an unreadable keyring entry", extra={"atriumn.key": key})
+            return None
+
+    def save(self, key: str, token: AccessToken) -> None:
+        """Store ``token`` under ``key``."""
+        kr = self._backend()
+        if kr is None:
+            assert self._fallback is not None
+            self._fallback.save(key, token)
+            return
+        try:
+            kr.set_password(self.service, key, token.to_json())
+        except Exception as exc:
+            self._degrade(exc)
+            self.save(key, token)
+
+    def delete(self, key: str) -> None:
+        """Forget ``key``."""
+        kr = self._backend()
+        if kr is None:
+            assert self._fallback is not None
+            self._fallback.delete(key)
+            return
+        # An absent entry raises PasswordDeleteError: there is nothing to forget then.
+        with contextlib.suppress(Exception):
+            kr.delete_password(self.service, key)
+
+    def __repr__(self) -> str:
+        return f"KeyringTokenStore(service={self.service!r})"
+
+
+class TokenProvider(abc.ABC):
+    """A source of tokens, and how a token is put on a request.
+
+    Subclasses implement :meth:`token_flow`. The class attributes say how the token is sent:
+    ``header_name`` and ``prefix`` (``Authorization: Bearer <token>`` by default).
+    """
+
+    header_name: str = "Authorization"
+    prefix: str = "Bearer "
+    #: Key under which a persistent store keeps this provider's token; None = never persisted.
+    cache_key: str | None = None
+
+    @abc.abstractmethod
+    def token_flow(self) -> TokenFlow:
+        """Obtain a fresh token: yield the operations to send, return the :class:`AccessToken`."""
+
+    def auth_headers(self, token: AccessToken) -> dict[str, str]:
+        """The headers that carry ``token``."""
+        return {self.header_name: f"{self.prefix}{token.value}"}
+
+    def on_unauthorized(self, token: AccessToken) -> None:  # noqa: B027 - optional hook
+        """Called when the server rejected ``token`` with 401 (the cache then refreshes once)."""
+
+    @property
+    def cache(self) -> TokenCache:
+        """This provider's :class:`TokenCache` (one per provider, shared by every transport using it)."""
+        existing: TokenCache | None = self.__dict__.get("_atriumn_cache")
+        if existing is None:
+            existing = self.__dict__.setdefault("_atriumn_cache", TokenCache(self))
+        return existing
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class StaticToken(TokenProvider):
+    """A fixed bearer token (or any fixed value under a chosen header).
+
+    Args:
+        token: the token value.
+        header_name: header that carries it. Default ``Authorization``.
+        prefix: text before the value. Default ``"Bearer "``.
+    """
+
+    def __init__(self, token: str, *, header_name: str = "Authorization", prefix: str = "Bearer ") -> None:
+        if not isinstance(token, str) or not token.strip():
+            raise ConfigurationError("token: must be a non-empty string")
+        self._token = AccessToken(value=token)
+        self.header_name = header_name
+        self.prefix = prefix
+
+    def token_flow(self) -> TokenFlow:
+        """Return the fixed token (no request)."""
+        return self._token
+        yield  # pragma: no cover - makes this a generator
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(header_name={self.header_name!r})"
+
+
+class ApiKey(StaticToken):
+    """An API key sent in a provider's own header.
+
+    Examples: ``ApiKey(key, header_name="x-api-key", prefix="")`` (Anthropic),
+    ``ApiKey(key, header_name="x-goog-api-key", prefix="")`` (Gemini),
+    ``ApiKey(key)`` (``Authorization: Bearer``; OpenAI, Groq).
+    """
+
+
+class EnvironmentToken(TokenProvider):
+    """A token read from the first set environment variable among ``names`` (read at each refresh).
+
+    Raises :class:`ConfigurationError` naming the variables when none is set.
+    """
+
+    def __init__(
+        self,
+        *names: str,
+        header_name: str = "Authorization",
+        prefix: str = "Bearer ",
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        if not names:
+            raise ConfigurationError("EnvironmentToken: name at least one environment variable")
+        self.names = names
+        self.header_name = header_name
+        self.prefix = prefix
+        self._environ = environ
+
+    def token_flow(self) -> TokenFlow:
+        """Read the variable (no request)."""
+        env = os.environ if self._environ is None else self._environ
+        for name in self.names:
+            value = env.get(name, "").strip()
+            if value:
+                return AccessToken(value=value)
+        raise ConfigurationError(f"no credential: set one of {', '.join(self.names)}")
+        yield  # pragma: no cover
+
+    def __repr__(self) -> str:
+        return f"EnvironmentToken({', '.join(repr(n) for n in self.names)})"
+
+
+# --- the cache -------------------------------------------------------------------------------------
+
+USE, REFRESH, WAIT = "use", "refresh", "wait"
+
+
+class TokenCache:
+    """Caches one provider's token, refreshes it in time, and single-flights refreshes.
+
+    Args:
+        provider: the token source.
+        store: where the token is kept (memory by default; :class:`KeyringTokenStore` to persist).
+        advisory_window: seconds before expiry when one caller refreshes in the background of others.
+        mandatory_window: seconds before expiry when every caller waits for a fresh token.
+        clock: wall-clock time source (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        provider: TokenProvider,
+        *,
+        store: TokenStore | None = None,
+        advisory_window: float = 300.0,
+        mandatory_window: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if mandatory_window < 0 or advisory_window < mandatory_window:
+            raise ConfigurationError("TokenCache: need 0 <= mandatory_window <= advisory_window")
+        self.provider = provider
+        self.store: TokenStore = store or MemoryTokenStore()
+        self.advisory_window = advisory_window
+        self.mandatory_window = mandatory_window
+        self._clock = clock
+        self._cond = threading.Condition(threading.Lock())
+        self._token: AccessToken | None = None
+        self._loaded = False
+        self._refreshing = False
+        self._error: BaseException | None = None
+        self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        #: How many refreshes ran (successful or not); for tests and metrics.
+        self.refresh_count = 0
+
+    def __repr__(self) -> str:
+        return f"TokenCache(provider={self.provider!r}, store={self.store!r})"
+
+    # sans-IO decision, called with the condition's lock held
+    def _decide(self, force: bool) -> tuple[str, AccessToken | None]:
+        if not self._loaded:
+            self._loaded = True
+            key = self.provider.cache_key
+            if key is not None:
+                self._token = self.store.load(key)
+        token = self._token
+        left = token.expires_in(self._clock()) if token is not None else -1.0
+        if token is not None and not force and left > self.advisory_window:
+            return USE, token
+        if token is not None and not force and left > self.mandatory_window:
+            if self._refreshing:
+                return USE, token
+            self._refreshing = True
+            return REFRESH, token  # advisory: on failure the old token is still good
+        if self._refreshing:
+            return WAIT, None
+        self._refreshing = True
+        return REFRESH, None
+
+    def _finish(self, token: AccessToken | None, error: BaseException | None) -> None:
+        with self._cond:
+            self.refresh_count += 1
+            if token is not None:
+                self._token = token
+                key = self.provider.cache_key
+                if key is not None:
+                    try:
+                        self.store.save(key, token)
+                    except Exception:
+                        logger.warning("could not persist the refreshed token", exc_info=False)
+            self._error = error
+            self._refreshing = False
+            self._cond.notify_all()
+            waiters, self._async_waiters = self._async_waiters, []
+        for loop, fut in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
+                loop.call_soon_threadsafe(_resolve, fut)
+
+    def invalidate(self, token: AccessToken | None = None) -> None:
+        """Drop the cached token (only if it is still ``token``, when given), so the next call refreshes."""
+        with self._cond:
+            if token is None or self._token is token:
+                self._token = None
+                key = self.provider.cache_key
+                if key is not None:
+                    self.store.delete(key)
+
+    def peek(self) -> AccessToken | None:
+        """The cached token without refreshing."""
+        with self._cond:
+            return self._token
+
+    def set(self, token: AccessToken) -> None:
+        """Put a token obtained elsewhere (e.g. from a login) into the cache and its store."""
+        self._finish(token, None)
+
+    def get_token(self, run: Callable[[Operation[Any]], Any], *, force: bool = False) -> AccessToken:
+        """A valid token; refreshes through ``run`` (which sends an operation) when needed. Thread-safe."""
+        with self._cond:
+            while True:
+                action, token = self._decide(force)
+                if action != WAIT:
+                    break
+                self._cond.wait()
+                if self._error is not None and self._token is None:
+                    raise self._error
+                force = False
+        if action == USE:
+            assert token is not None
+            return token
+        return self._refresh_sync(run, token)
+
+    def _refresh_sync(self, run: Callable[[Operation[Any]], Any], old: AccessToken | None) -> AccessToken:
+        flow = self.provider.token_flow()
+        try:
+            op = next(flow)
+            while True:
+                try:
+                    result = run(op)
+                except BaseException as exc:
+                    op = flow.throw(exc)
+                else:
+                    op = flow.send(result)
+        except StopIteration as stop:
+            return self._conclude(old, stop.value, None)
+        except BaseException as exc:
+            return self._conclude(old, None, exc)
+        finally:
+            flow.close()
+
+    def _conclude(self, old: AccessToken | None, new: AccessToken | None, exc: BaseException | None) -> AccessToken:
+        """Publish a refresh's outcome to every waiter; an advisory failure keeps the old token."""
+        if new is not None:
+            self._finish(new, None)
+            return new
+        assert exc is not None
+        # Waiters see an Exception; a cancellation of the refreshing task only wakes them to try again.
+        self._finish(None, exc if old is None and isinstance(exc, Exception) else None)
+        if old is not None and isinstance(exc, Exception):
+            logger.warning("advisory token refresh failed; keeping the current token: %s", type(exc).__name__)
+            return old
+        raise exc
+
+    async def get_token_async(self, run: Callable[[Operation[Any]], Any], *, force: bool = False) -> AccessToken:
+        """A valid token; ``run`` is an async function that sends an operation. Task- and thread-safe."""
+        while True:
+            with self._cond:
+                action, token = self._decide(force)
+                if action == WAIT:
+                    loop = asyncio.get_running_loop()
+                    fut: asyncio.Future[None] = loop.create_future()
+                    self._async_waiters.append((loop, fut))
+            if action != WAIT:
+                break
+            await fut
+            with self._cond:
+                if self._error is not None and self._token is None:
+                    raise self._error
+            force = False
+        if action == USE:
+            assert token is not None
+            return token
+        flow = self.provider.token_flow()
+        try:
+            op = next(flow)
+            while True:
+                try:
+                    result = await run(op)
+                except BaseException as exc:
+                    op = flow.throw(exc)
+                else:
+                    op = flow.send(result)
+        except StopIteration as stop:
+            return self._conclude(token, stop.value, None)
+        except BaseException as exc:
+            return self._conclude(token, None, exc)
+        finally:
+            flow.close()
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

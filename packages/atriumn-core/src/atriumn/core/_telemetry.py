@@ -1,0 +1,187 @@
+"""OpenTelemetry spans and metrics (API only), transport statistics, and logging set-up.
+
+The library depends on ``opentelemetry-api`` alone: until the application installs the SDK every span and
+instrument is a no-op. The API is imported on first use, not at ``import atriumn.core``.
+
+Span and metric names:
+    - one INTERNAL span per operation, named by the operation (``auth.login``);
+    - one CLIENT span per attempt, named ``{METHOD}`` per the HTTP client semantic conventions, with
+      ``http.request.method``, ``server.address``, ``server.port``, ``url.full`` (redacted),
+      ``http.response.status_code``, ``error.type``, ``http.request.resend_count``;
+    - histogram ``http.client.request.duration`` (seconds);
+    - counters ``atriumn.client.retries``, ``atriumn.client.circuit_breaker.openings``,
+      ``atriumn.client.token.refreshes``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from collections import deque
+from typing import Any
+
+import attrs
+
+from ._config import env_bool
+
+__all__ = ["Instruments", "TransportStats", "enable_debug_logging", "instruments"]
+
+LOGGER_NAME = "atriumn"
+
+
+class Instruments:
+    """The tracer and metric instruments of the SDK (created once, lazily)."""
+
+    def __init__(self) -> None:
+        from opentelemetry import metrics, propagate, trace
+
+        from ._version import __version__
+
+        self.trace = trace
+        self.propagate = propagate
+        self.tracer = trace.get_tracer("atriumn.core", __version__)
+        meter = metrics.get_meter("atriumn.core", __version__)
+        self.duration = meter.create_histogram(
+            "http.client.request.duration", unit="s", description="Duration of HTTP client requests."
+        )
+        self.retries = meter.create_counter(
+            "atriumn.client.retries", unit="{retry}", description="Retries made by Atriumn transports."
+        )
+        self.breaker_openings = meter.create_counter(
+            "atriumn.client.circuit_breaker.openings",
+            unit="{opening}",
+            description="Circuit breaker openings.",
+        )
+        self.token_refreshes = meter.create_counter(
+            "atriumn.client.token.refreshes", unit="{refresh}", description="Token refreshes."
+        )
+        self.SpanKind = trace.SpanKind
+        self.StatusCode = trace.StatusCode
+
+
+_instruments: Instruments | None = None
+_instruments_lock = threading.Lock()
+
+
+def instruments() -> Instruments:
+    """The process's :class:`Instruments`."""
+    global _instruments
+    if _instruments is None:
+        with _instruments_lock:
+            if _instruments is None:
+                _instruments = Instruments()
+    return _instruments
+
+
+@attrs.frozen(kw_only=True)
+class TransportStats:
+    """A snapshot of a transport's activity, for users without OpenTelemetry.
+
+    Attributes:
+        requests: attempts sent (each retry counts).
+        calls: logical calls completed (successfully or not).
+        errors: calls that ended in an error.
+        retries: retries made.
+        circuit_openings: times a circuit opened.
+        token_refreshes: token refreshes made.
+        p50_ms, p95_ms: attempt latency percentiles over the last 2,048 attempts, in milliseconds.
+    """
+
+    requests: int = 0
+    calls: int = 0
+    errors: int = 0
+    retries: int = 0
+    circuit_openings: int = 0
+    token_refreshes: int = 0
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+
+
+class StatsRecorder:
+    """Counters behind :class:`TransportStats` (thread-safe; shared by transports derived from one another)."""
+
+    def __init__(self, window: int = 2048) -> None:
+        self._lock = threading.Lock()
+        self._latencies: deque[float] = deque(maxlen=window)
+        self.requests = self.calls = self.errors = self.retries = 0
+        self.circuit_openings = self.token_refreshes = 0
+
+    def attempt(self, seconds: float) -> None:
+        """Record one attempt's latency."""
+        with self._lock:
+            self.requests += 1
+            self._latencies.append(seconds)
+
+    def add(self, name: str, amount: int = 1) -> None:
+        """Increment a counter by name."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + amount)
+
+    def snapshot(self) -> TransportStats:
+        """The current figures."""
+        with self._lock:
+            lat = sorted(self._latencies)
+            counts = {
+                "requests": self.requests,
+                "calls": self.calls,
+                "errors": self.errors,
+                "retries": self.retries,
+                "circuit_openings": self.circuit_openings,
+                "token_refreshes": self.token_refreshes,
+            }
+
+        def pct(q: float) -> float:
+            if not lat:
+                return 0.0
+            return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000.0
+
+        return TransportStats(**counts, p50_ms=pct(0.50), p95_ms=pct(0.95))
+
+
+_debug_handler: logging.Handler | None = None
+
+
+def enable_debug_logging(stream: Any = None) -> logging.Handler:
+    """Send the SDK's DEBUG logs (redacted) to stderr, or ``stream``. Idempotent.
+
+    Libraries should not add handlers; this is the opt-in (also turned on by ``ATRIUMN_DEBUG=1``).
+    """
+    global _debug_handler
+    log = logging.getLogger(LOGGER_NAME)
+    if _debug_handler is None:
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        _debug_handler = handler
+    log.setLevel(logging.DEBUG)
+    return _debug_handler
+
+
+def debug_from_environment() -> None:
+    """Honour ``ATRIUMN_DEBUG`` (called when a transport is created)."""
+    if "ATRIUMN_DEBUG" in os.environ and env_bool("ATRIUMN_DEBUG"):
+        enable_debug_logging()
+
+
+class _RedactingFilter(logging.Filter):
+    """Redacts URLs in httpx2's own INFO line (``HTTP Request: GET <url>``): pre-signed URLs carry secrets."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from ._redact import redact_url
+
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(redact_url(str(a)) if type(a).__name__ == "URL" else a for a in record.args)
+        return True
+
+
+_filter_installed = False
+
+
+def install_httpx_log_filter() -> None:
+    """Attach the redacting filter to the ``httpx2`` logger once per process."""
+    global _filter_installed
+    if not _filter_installed:
+        logging.getLogger("httpx2").addFilter(_RedactingFilter())
+        _filter_installed = True

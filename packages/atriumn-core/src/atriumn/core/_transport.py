@@ -1,0 +1,511 @@
+"""The sync and async transports: thin drivers of the pipeline in :mod:`._pipeline`.
+
+They own the connection pool (one ``httpx2.Client`` / ``AsyncClient`` each), execute the pipeline's
+instructions (send, sleep, authenticate) and do nothing else. Every decision is made in the pipeline.
+
+Process and loop safety:
+    - after ``fork()`` a child never reuses the parent's connections: the pool is rebuilt on first use in
+      the child (the parent's sockets are left alone, not closed, so the parent is unaffected);
+    - an :class:`AsyncTransport` first used on one event loop and then on another rebuilds its pool for
+      the new loop instead of failing with "Event loop is closed" or hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import platform
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+import attrs
+import httpx2
+
+from ._breaker import BreakerRegistry, CircuitBreakerPolicy
+from ._config import env_duration, env_int, resolve_base_url
+from ._credentials import AccessToken, TokenProvider
+from ._errors import ConfigurationError
+from ._operation import Operation
+from ._pipeline import Authenticate, PipelineConfig, Send, Sleep, Timeouts, call_flow, origin_of
+from ._ratelimit import RateLimit, TokenBucket
+from ._retry import RetryBudget, RetryPolicy
+from ._telemetry import (
+    StatsRecorder,
+    TransportStats,
+    debug_from_environment,
+    install_httpx_log_filter,
+    instruments,
+)
+from ._version import __version__
+
+__all__ = ["AsyncTransport", "PoolLimits", "Transport", "register_component"]
+
+T = TypeVar("T")
+
+_components: dict[str, str] = {"core": __version__}
+_user_agent: str | None = None
+
+
+def register_component(name: str, version: str) -> None:
+    """Name a distribution and its version in the User-Agent (service packages call this on import)."""
+    global _user_agent
+    if _components.get(name) != version:
+        _components[name] = version
+        _user_agent = None
+
+
+def user_agent() -> str:
+    """``atriumn-python/<core> (auth/<v>; ...) Python/<v> httpx2/<v>``."""
+    global _user_agent
+    if _user_agent is None:
+        parts = "; ".join(f"{k}/{v}" for k, v in sorted(_components.items()))
+        _user_agent = (
+            f"atriumn-python/{__version__} ({parts}) {platform.python_implementation()}/"
+            f"{platform.python_version()} httpx2/{httpx2.__version__}"
+        )
+    return _user_agent
+
+
+@attrs.frozen(kw_only=True)
+class PoolLimits:
+    """Connection pool limits.
+
+    Attributes:
+        max_connections: open connections at most. Default 100.
+        max_keepalive_connections: idle connections kept. Default 20.
+        keepalive_expiry: seconds an idle connection is kept. Default 30.
+    """
+
+    max_connections: int = 100
+    max_keepalive_connections: int = 20
+    keepalive_expiry: float = 30.0
+
+    def to_httpx(self) -> httpx2.Limits:
+        """As ``httpx2.Limits``."""
+        return httpx2.Limits(
+            max_connections=self.max_connections,
+            max_keepalive_connections=self.max_keepalive_connections,
+            keepalive_expiry=self.keepalive_expiry,
+        )
+
+
+_DEFAULT_DEADLINE = 120.0
+
+
+class _Shared:
+    """State shared by a transport and the transports derived from it with ``with_options``."""
+
+    def __init__(self, retry_budget: RetryBudget, breakers: BreakerRegistry, stats: StatsRecorder) -> None:
+        self.budget = retry_budget
+        self.breakers = breakers
+        self.stats = stats
+
+
+class _BaseTransport:
+    """Configuration common to both transports."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        credentials: TokenProvider | None = None,
+        timeouts: Timeouts | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | None = None,
+        max_retries: int | None = None,
+        circuit_breaker: CircuitBreakerPolicy | None = None,
+        rate_limit: RateLimit | None = None,
+        retry_budget: RetryBudget | None = None,
+        limits: PoolLimits | None = None,
+        http2: bool = False,
+        headers: Mapping[str, str] | None = None,
+        idempotency_header: str = "Idempotency-Key",
+        trace_origins: tuple[str, ...] = (),
+        verify: Any = True,
+        environ: Mapping[str, str] | None = None,
+        _shared: _Shared | None = None,
+    ) -> None:
+        debug_from_environment()
+        install_httpx_log_filter()
+        if credentials is not None and not isinstance(credentials, TokenProvider):
+            raise ConfigurationError(
+                f"credentials: expected a TokenProvider (StaticToken, ApiKey, ...), got {type(credentials).__name__}"
+            )
+        self.base_url = resolve_base_url(base_url, environ)
+        if deadline is None:
+            deadline = env_duration("ATRIUMN_REQUEST_TIMEOUT", environ)
+        if deadline is None:
+            deadline = _DEFAULT_DEADLINE
+        if deadline <= 0:
+            raise ConfigurationError(f"deadline: must be > 0 seconds, got {deadline!r}")
+        if retry is None:
+            env_retries = env_int("ATRIUMN_MAX_RETRIES", environ)
+            retry = RetryPolicy(
+                max_retries=max_retries if max_retries is not None else (env_retries if env_retries is not None else 3)
+            )
+        elif max_retries is not None:
+            retry = attrs.evolve(retry, max_retries=max_retries)
+        self.retry = retry
+        self.deadline = deadline
+        self.timeouts = timeouts or Timeouts()
+        self.credentials = credentials
+        self.circuit_breaker = circuit_breaker or CircuitBreakerPolicy()
+        self.rate_limit = rate_limit
+        self.limits = limits or PoolLimits()
+        self.http2 = http2
+        self.verify = verify
+        self.idempotency_header = idempotency_header
+        self.extra_headers = dict(headers or {})
+        self._trace_origins = trace_origins
+        self._shared = _shared or _Shared(
+            retry_budget or RetryBudget(), BreakerRegistry(self.circuit_breaker), StatsRecorder()
+        )
+        url = httpx2.URL(self.base_url)
+        self._config = PipelineConfig(
+            base_url=url,
+            origin=origin_of(url),
+            credentials=credentials,
+            timeouts=self.timeouts,
+            deadline=deadline,
+            retry=retry,
+            budget=self._shared.budget,
+            breakers=self._shared.breakers,
+            bucket=TokenBucket(rate_limit) if rate_limit is not None else None,
+            headers=self.extra_headers,
+            user_agent=user_agent(),
+            idempotency_header=idempotency_header,
+            stats=self._shared.stats,
+            trace_origins=frozenset(origin_of(httpx2.URL(o)) for o in trace_origins),
+        )
+        self._closed = False
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "credentials": self.credentials,
+            "timeouts": self.timeouts,
+            "deadline": self.deadline,
+            "retry": self.retry,
+            "circuit_breaker": self.circuit_breaker,
+            "rate_limit": self.rate_limit,
+            "limits": self.limits,
+            "http2": self.http2,
+            "headers": self.extra_headers,
+            "idempotency_header": self.idempotency_header,
+            "trace_origins": self._trace_origins,
+            "verify": self.verify,
+        }
+
+    def stats(self) -> TransportStats:
+        """Requests, calls, errors, retries, breaker openings, token refreshes and p50/p95 latency."""
+        return self._shared.stats.snapshot()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, credentials={self.credentials!r})"
+
+
+def _auth_result(provider: TokenProvider, token: AccessToken) -> tuple[AccessToken, dict[str, str]]:
+    return token, provider.auth_headers(token)
+
+
+class Transport(_BaseTransport):
+    """The synchronous transport: a connection pool plus the policy pipeline.
+
+    One per process or per service host; share it between clients (``AuthClient(transport=t)``).
+
+    Args:
+        base_url: the service's base URL (else ``ATRIUMN_API_BASE_URL``, else the Atriumn API).
+        credentials: a :class:`TokenProvider`, applied only to requests to ``base_url``'s origin.
+        timeouts: per-attempt connect/read/write/pool timeouts (5/60/60/10 s).
+        deadline: one overall deadline per call in seconds, covering pool wait, token refresh and every
+            retry (else ``ATRIUMN_REQUEST_TIMEOUT``, else 120 s).
+        retry, max_retries: the :class:`RetryPolicy` (``max_retries`` else ``ATRIUMN_MAX_RETRIES``, else 3).
+        circuit_breaker: the per-host :class:`CircuitBreakerPolicy`.
+        rate_limit: an optional client-side :class:`RateLimit`.
+        retry_budget: the :class:`RetryBudget` (capacity 500, cost 5 per retry, 10 per timeout).
+        limits: pool :class:`PoolLimits`; http2: enable HTTP/2 (needs ``httpx2[http2]``).
+        headers: headers added to every request.
+        http_transport: any ``httpx2.BaseTransport`` to send with (e.g. ``httpx2.MockTransport`` in unit
+            tests, or a faster backend); the policies are unchanged.
+        trace_origins: other origins (``https://host``) that may receive W3C ``traceparent``.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        http_transport: httpx2.BaseTransport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(base_url, **kwargs)
+        self._http_transport = http_transport
+        self._client: httpx2.Client | None = None
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    def _new_client(self) -> httpx2.Client:
+        return httpx2.Client(
+            limits=self.limits.to_httpx(),
+            http2=self.http2,
+            verify=self.verify,
+            transport=self._http_transport,
+            follow_redirects=False,
+            trust_env=True,
+        )
+
+    @property
+    def http_client(self) -> httpx2.Client:
+        """The pool (rebuilt after ``fork()`` so a child never shares the parent's connections)."""
+        client = self._client
+        if client is None or self._pid != os.getpid():
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("this Transport is closed")
+                if self._client is None or self._pid != os.getpid():
+                    # In a forked child the parent's client is dropped, not closed: closing would shut
+                    # sockets the parent still uses.
+                    self._client = self._new_client()
+                    self._pid = os.getpid()
+                client = self._client
+        return client
+
+    def with_options(self, **changes: Any) -> Transport:
+        """A transport with some options changed, sharing this one's pool, breakers, budget and stats.
+
+        Example: ``openai = transport.with_options(base_url="https://api.openai.com/v1",
+        credentials=ApiKey(key))``.
+        """
+        options = {**self._options(), **changes}
+        derived = Transport(_shared=self._shared, http_transport=self._http_transport, **options)
+        derived._client = self.http_client
+        derived._parent = self  # type: ignore[attr-defined]
+        return derived
+
+    def send(self, operation: Operation[T]) -> T:
+        """Send one operation through the pipeline and return its decoded result.
+
+        For ``stream=True`` operations the open ``httpx2.Response`` is returned; close it (or use
+        :meth:`stream`).
+        """
+        flow = call_flow(self._config, operation)
+        client = self.http_client
+        try:
+            instruction = next(flow)
+            while True:
+                kind = type(instruction)
+                result: Any = None
+                if kind is Send:
+                    result = self._send(client, instruction.request, instruction.stream)
+                elif kind is Sleep:
+                    time.sleep(instruction.seconds)
+                elif kind is Authenticate:
+                    result = self._authenticate(instruction)
+                instruction = flow.send(result)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        finally:
+            flow.close()
+
+    @staticmethod
+    def _send(client: httpx2.Client, request: httpx2.Request, stream: bool) -> Any:
+        try:
+            response = client.send(request, stream=True)
+        except (httpx2.HTTPError, OSError) as exc:
+            return exc
+        if stream and response.status_code < 400:
+            return response
+        try:
+            response.read()
+        except (httpx2.HTTPError, OSError) as exc:
+            return exc
+        finally:
+            response.close()
+        return response
+
+    def _authenticate(self, instruction: Authenticate) -> Any:
+        provider = instruction.provider
+        cache = provider.cache
+        try:
+            if instruction.force and instruction.stale is not None:
+                provider.on_unauthorized(instruction.stale)
+                cache.invalidate(instruction.stale)
+            before = cache.refresh_count
+            token = cache.get_token(self._send_unauthenticated)
+            if cache.refresh_count != before:
+                self._shared.stats.add("token_refreshes")
+                instruments().token_refreshes.add(1)
+            return _auth_result(provider, token)
+        except Exception as exc:
+            return exc
+
+    def _send_unauthenticated(self, operation: Operation[Any]) -> Any:
+        return self.send(attrs.evolve(operation, authenticated=False))
+
+    @contextlib.contextmanager
+    def stream(self, operation: Operation[Any]) -> Iterator[httpx2.Response]:
+        """Send a streaming operation and yield the open response; it is closed on exit, on every path."""
+        response: httpx2.Response = self.send(attrs.evolve(operation, stream=True))
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def close(self) -> None:
+        """Close the pool (derived transports share it: close the one you created)."""
+        with self._lock:
+            self._closed = True
+            client, self._client = self._client, None
+        if client is not None and self._pid == os.getpid() and not hasattr(self, "_parent"):
+            client.close()
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncTransport(_BaseTransport):
+    """The asynchronous transport; same arguments and behaviour as :class:`Transport`.
+
+    Never blocks the event loop: sleeps (backoff, rate limit) are ``asyncio.sleep``.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        http_transport: httpx2.AsyncBaseTransport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(base_url, **kwargs)
+        self._http_transport = http_transport
+        self._client: httpx2.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = os.getpid()
+
+    def _new_client(self) -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(
+            limits=self.limits.to_httpx(),
+            http2=self.http2,
+            verify=self.verify,
+            transport=self._http_transport,
+            follow_redirects=False,
+            trust_env=True,
+        )
+
+    @property
+    def http_client(self) -> httpx2.AsyncClient:
+        """The pool of the running event loop (rebuilt for a new loop, and after ``fork()``)."""
+        if self._closed:
+            raise RuntimeError("this AsyncTransport is closed")
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop or self._pid != os.getpid():
+            # A pool is bound to the loop that created its connections: a new loop gets a new pool.
+            # The old one is dropped (its loop is gone or belongs to another thread; we cannot close it here).
+            self._client = self._new_client()
+            self._loop = loop
+            self._pid = os.getpid()
+        return self._client
+
+    def with_options(self, **changes: Any) -> AsyncTransport:
+        """A transport with some options changed, sharing this one's breakers, budget and stats.
+
+        The derived transport shares the pool when it is used on the same event loop.
+        """
+        options = {**self._options(), **changes}
+        derived = AsyncTransport(_shared=self._shared, http_transport=self._http_transport, **options)
+        derived._client, derived._loop = self._client, self._loop
+        derived._parent = self  # type: ignore[attr-defined]
+        return derived
+
+    async def send(self, operation: Operation[T]) -> T:
+        """Send one operation through the pipeline and return its decoded result (see :meth:`Transport.send`)."""
+        flow = call_flow(self._config, operation)
+        client = self.http_client
+        try:
+            instruction = next(flow)
+            while True:
+                kind = type(instruction)
+                result: Any = None
+                if kind is Send:
+                    result = await self._send(client, instruction.request, instruction.stream)
+                elif kind is Sleep:
+                    await asyncio.sleep(instruction.seconds)
+                elif kind is Authenticate:
+                    result = await self._authenticate(instruction)
+                instruction = flow.send(result)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        finally:
+            flow.close()
+
+    @staticmethod
+    async def _send(client: httpx2.AsyncClient, request: httpx2.Request, stream: bool) -> Any:
+        try:
+            response = await client.send(request, stream=True)
+        except (httpx2.HTTPError, OSError) as exc:
+            return exc
+        if stream and response.status_code < 400:
+            return response
+        try:
+            await response.aread()
+        except (httpx2.HTTPError, OSError) as exc:
+            return exc
+        finally:
+            await response.aclose()
+        return response
+
+    async def _authenticate(self, instruction: Authenticate) -> Any:
+        provider = instruction.provider
+        cache = provider.cache
+        try:
+            if instruction.force and instruction.stale is not None:
+                provider.on_unauthorized(instruction.stale)
+                cache.invalidate(instruction.stale)
+            before = cache.refresh_count
+            token = await cache.get_token_async(self._send_unauthenticated)
+            if cache.refresh_count != before:
+                self._shared.stats.add("token_refreshes")
+                instruments().token_refreshes.add(1)
+            return _auth_result(provider, token)
+        except Exception as exc:
+            return exc
+
+    async def _send_unauthenticated(self, operation: Operation[Any]) -> Any:
+        return await self.send(attrs.evolve(operation, authenticated=False))
+
+    @contextlib.asynccontextmanager
+    async def stream(self, operation: Operation[Any]) -> AsyncIterator[httpx2.Response]:
+        """Send a streaming operation and yield the open response; it is closed on exit, on every path."""
+        response: httpx2.Response = await self.send(attrs.evolve(operation, stream=True))
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pool."""
+        self._closed = True
+        client, self._client = self._client, None
+        if client is not None and not hasattr(self, "_parent"):
+            with contextlib.suppress(RuntimeError):
+                await client.aclose()
+
+    async def close(self) -> None:
+        """Alias of :meth:`aclose`."""
+        await self.aclose()
+
+    async def __aenter__(self) -> AsyncTransport:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
