@@ -10,24 +10,17 @@ transport errors, 5xx, 408 and 429; other 4xx mean the server is healthy and cou
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
-
-import attrs
 
 from ._errors import CircuitOpenError, ConfigurationError
 
 __all__ = ["CircuitBreaker", "CircuitBreakerPolicy", "CircuitState", "counts_as_failure"]
 
 
-def _positive(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value <= 0:
-        raise ConfigurationError(f"CircuitBreakerPolicy.{attribute.name} must be > 0, got {value!r}")
-
-
-@attrs.frozen(kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class CircuitBreakerPolicy:
     """When a host's circuit opens and when it is probed again.
 
@@ -37,9 +30,14 @@ class CircuitBreakerPolicy:
         enabled: False turns circuit breaking off.
     """
 
-    failure_threshold: int = attrs.field(default=5, validator=_positive)
-    reset_timeout: float = attrs.field(default=30.0, validator=_positive)
+    failure_threshold: int = 5
+    reset_timeout: float = 30.0
     enabled: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("failure_threshold", "reset_timeout"):
+            if not getattr(self, name) > 0:
+                raise ConfigurationError(f"CircuitBreakerPolicy.{name} must be > 0, got {getattr(self, name)!r}")
 
 
 class CircuitState:

@@ -18,8 +18,8 @@ style) and makes sure N concurrent callers — threads, tasks, or both — cause
 from __future__ import annotations
 
 import abc
-import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -27,12 +27,13 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Generator, Mapping
-from typing import Any, Protocol
-
-import attrs
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import ConfigurationError
 from ._operation import Operation
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = [
     "AccessToken",
@@ -53,7 +54,7 @@ logger = logging.getLogger("atriumn.core.credentials")
 TokenFlow = Generator[Operation[Any], Any, "AccessToken"]
 
 
-@attrs.frozen(kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class AccessToken:
     """A credential value with its expiry.
 
@@ -66,9 +67,9 @@ class AccessToken:
         scope: the granted scope, if the server said.
     """
 
-    value: str = attrs.field(repr=False)
+    value: str = dataclasses.field(repr=False)
     expires_at: float | None = None
-    refresh_token: str | None = attrs.field(default=None, repr=False)
+    refresh_token: str | None = dataclasses.field(default=None, repr=False)
     scope: str | None = None
 
     def expires_in(self, now: float | None = None) -> float:
@@ -79,7 +80,7 @@ class AccessToken:
 
     def to_json(self) -> str:
         """Serialise for a :class:`TokenStore`."""
-        return json.dumps(attrs.asdict(self))
+        return json.dumps(dataclasses.asdict(self))
 
     @classmethod
     def from_json(cls, text: str) -> AccessToken:
@@ -480,6 +481,8 @@ class TokenCache:
             with self._cond:
                 action, token = self._decide(force)
                 if action == WAIT:
+                    import asyncio
+
                     loop = asyncio.get_running_loop()
                     fut: asyncio.Future[None] = loop.create_future()
                     self._async_waiters.append((loop, fut))

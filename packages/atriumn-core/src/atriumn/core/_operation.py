@@ -7,10 +7,9 @@ answer is decoded, whether it is safe to repeat, and what its span is called.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
-
-import attrs
 
 from ._serde import Casing
 
@@ -35,7 +34,7 @@ class _Raw:
 RAW: Any = _Raw()
 
 
-@attrs.frozen(kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Operation(Generic[T]):
     """One API call, as data.
 
@@ -65,7 +64,7 @@ class Operation(Generic[T]):
 
     method: str
     path: str
-    path_params: Mapping[str, Any] = attrs.field(factory=dict)
+    path_params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     query: Mapping[str, Any] | None = None
     json: Any = None
     content: Content | None = None
@@ -96,4 +95,4 @@ class Operation(Generic[T]):
 
     def evolve(self, **changes: Any) -> Operation[T]:
         """A copy with some fields changed (e.g. the next page's token in ``query``)."""
-        return attrs.evolve(self, **changes)
+        return dataclasses.replace(self, **changes)

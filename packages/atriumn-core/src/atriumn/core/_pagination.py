@@ -6,17 +6,16 @@ caller iterates past the items it already has, and stops when a page comes back 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Generic, TypeVar
-
-import attrs
 
 __all__ = ["AsyncPager", "Page", "Pager"]
 
 T = TypeVar("T")
 
 
-@attrs.frozen(kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Page(Generic[T]):
     """One page of results and the token of the next one (None on the last page)."""
 

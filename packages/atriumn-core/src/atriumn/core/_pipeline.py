@@ -10,6 +10,7 @@ and ``asyncio.sleep`` — the same decisions, in the same order, for both.
 
 from __future__ import annotations
 
+import dataclasses
 import json as jsonlib
 import logging
 import time
@@ -18,7 +19,6 @@ from collections.abc import Generator, Mapping
 from typing import Any
 from urllib.parse import quote
 
-import attrs
 import httpx2
 
 from ._breaker import BreakerRegistry
@@ -49,7 +49,7 @@ __all__ = ["Authenticate", "PipelineConfig", "Send", "Sleep", "Timeouts", "call_
 logger = logging.getLogger("atriumn.core.transport")
 
 
-@attrs.frozen(kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Timeouts:
     """Per-attempt timeouts in seconds (each capped by what is left of the call's deadline)."""
 
@@ -59,7 +59,7 @@ class Timeouts:
     pool: float = 10.0
 
 
-@attrs.frozen(kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Send:
     """Instruction: send ``request``; reply with the response (body read unless ``stream``) or the exception."""
 
@@ -67,14 +67,14 @@ class Send:
     stream: bool
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True)
 class Sleep:
     """Instruction: sleep ``seconds`` (asyncio.sleep in the async driver); reply with None."""
 
     seconds: float
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True)
 class Authenticate:
     """Instruction: get the credential headers (``force`` after a 401); reply with them or the exception."""
 
@@ -83,7 +83,7 @@ class Authenticate:
     stale: Any = None
 
 
-@attrs.define(kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class PipelineConfig:
     """Everything the flow needs from a transport (shared, read-only during a call)."""
 

@@ -7,25 +7,24 @@ never blocked, and concurrent callers get distinct slots (no thundering herd whe
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
-
-import attrs
 
 from ._errors import ConfigurationError
 
 __all__ = ["RateLimit", "TokenBucket"]
 
 
-@attrs.frozen(kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class RateLimit:
     """A client-side limit: ``requests_per_second`` sustained, up to ``burst`` at once."""
 
     requests_per_second: float
     burst: int = 1
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         if not self.requests_per_second > 0:
             raise ConfigurationError(f"RateLimit.requests_per_second must be > 0, got {self.requests_per_second!r}")
         if self.burst < 1:

@@ -9,13 +9,12 @@ call's remaining deadline and on a per-transport retry budget that stops retry s
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-
-import attrs
 
 from ._errors import ConfigurationError
 
@@ -33,15 +32,7 @@ RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
 _REFUSED_STATUSES = frozenset({408, 429, 529})
 
 
-def _non_negative(name: str) -> Callable[[object, attrs.Attribute[float], float], None]:
-    def check(_: object, __: attrs.Attribute[float], value: float) -> None:
-        if value < 0:
-            raise ConfigurationError(f"RetryPolicy.{name} must be >= 0, got {value!r}")
-
-    return check
-
-
-@attrs.frozen(kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class RetryPolicy:
     """How a transport retries.
 
@@ -55,22 +46,24 @@ class RetryPolicy:
             with ``retry_after`` set so the caller can decide. Default 60 s.
     """
 
-    max_retries: int = attrs.field(default=3)
-    initial_backoff: float = attrs.field(default=0.5, validator=_non_negative("initial_backoff"))
-    max_backoff: float = attrs.field(default=10.0, validator=_non_negative("max_backoff"))
-    jitter: str = attrs.field(default="full")
-    retry_statuses: frozenset[int] = attrs.field(default=RETRYABLE_STATUSES, converter=frozenset)
-    max_server_delay: float = attrs.field(default=60.0, validator=_non_negative("max_server_delay"))
+    max_retries: int = 3
+    initial_backoff: float = 0.5
+    max_backoff: float = 10.0
+    jitter: str = "full"
+    retry_statuses: frozenset[int] = RETRYABLE_STATUSES
+    max_server_delay: float = 60.0
 
-    @max_retries.validator
-    def _check_retries(self, _: attrs.Attribute[int], value: int) -> None:
+    def __post_init__(self) -> None:
+        value = self.max_retries
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigurationError(f"RetryPolicy.max_retries must be a whole number >= 0, got {value!r}")
-
-    @jitter.validator
-    def _check_jitter(self, _: attrs.Attribute[str], value: str) -> None:
-        if value not in ("full", "none"):
-            raise ConfigurationError(f"RetryPolicy.jitter must be 'full' or 'none', got {value!r}")
+        for name in ("initial_backoff", "max_backoff", "max_server_delay"):
+            number = getattr(self, name)
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not number >= 0:
+                raise ConfigurationError(f"RetryPolicy.{name} must be a number >= 0, got {number!r}")
+        if self.jitter not in ("full", "none"):
+            raise ConfigurationError(f"RetryPolicy.jitter must be 'full' or 'none', got {self.jitter!r}")
+        object.__setattr__(self, "retry_statuses", frozenset(self.retry_statuses))
 
     def backoff(self, retry_number: int, rand: Callable[[], float] = random.random) -> float:
         """The sleep before retry ``retry_number`` (1-based): exponential, capped, with jitter."""
@@ -109,7 +102,7 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     return seconds if seconds >= 0 and seconds == seconds and seconds != float("inf") else None
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True)
 class RetryDecision:
     """What to do after a failed attempt: retry after ``delay`` seconds, or stop (``reason`` says why)."""
 

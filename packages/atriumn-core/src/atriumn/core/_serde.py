@@ -15,13 +15,12 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from functools import cache
-from typing import Any, Literal, TypeVar
-
-import attrs
-import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._errors import DecodeError
+
+if TYPE_CHECKING:
+    import cattrs
 
 __all__ = ["Casing", "converter_for", "structure", "unstructure", "wire_name"]
 
@@ -69,7 +68,14 @@ def _drop_none(fn: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str,
 
 @cache
 def converter_for(casing: Casing) -> cattrs.Converter:
-    """The converter for one wire casing (cached: one per casing per process)."""
+    """The converter for one wire casing (cached: one per casing per process).
+
+    cattrs is imported here, on first use, to keep ``import atriumn.core`` fast.
+    """
+    import attrs
+    import cattrs
+    from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
     conv = cattrs.Converter()
     conv.register_structure_hook(dt.datetime, _parse_datetime)
     conv.register_unstructure_hook(dt.datetime, _format_datetime)
@@ -91,9 +97,12 @@ def unstructure(obj: Any, casing: Casing) -> Any:
 
 def structure(data: Any, cls: type[T], casing: Casing, *, request_id: str | None = None) -> T:
     """Build ``cls`` from decoded JSON; a shape error raises :class:`DecodeError` naming the field path."""
+    conv = converter_for(casing)
     try:
-        return converter_for(casing).structure(data, cls)
+        return conv.structure(data, cls)
     except Exception as exc:
+        import cattrs
+
         messages = cattrs.transform_error(exc, path="$") if isinstance(exc, cattrs.BaseValidationError) else []
         detail = "; ".join(messages) or f"{type(exc).__name__}: {exc}"
         first_path = messages[0].rsplit(" @ ", 1)[-1] if messages and " @ " in messages[0] else "$"

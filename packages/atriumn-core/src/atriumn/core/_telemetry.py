@@ -15,14 +15,13 @@ Span and metric names:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
 import threading
 from collections import deque
 from typing import Any
-
-import attrs
 
 from ._config import env_bool
 
@@ -75,7 +74,7 @@ def instruments() -> Instruments:
     return _instruments
 
 
-@attrs.frozen(kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TransportStats:
     """A snapshot of a transport's activity, for users without OpenTelemetry.
 

@@ -12,17 +12,16 @@ Process and loop safety:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import dataclasses
 import os
-import platform
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import attrs
 import httpx2
 
 from ._breaker import BreakerRegistry, CircuitBreakerPolicy
@@ -41,6 +40,9 @@ from ._telemetry import (
     instruments,
 )
 from ._version import __version__
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["AsyncTransport", "PoolLimits", "Transport", "register_component"]
 
@@ -64,13 +66,13 @@ def user_agent() -> str:
     if _user_agent is None:
         parts = "; ".join(f"{k}/{v}" for k, v in sorted(_components.items()))
         _user_agent = (
-            f"atriumn-python/{__version__} ({parts}) {platform.python_implementation()}/"
-            f"{platform.python_version()} httpx2/{httpx2.__version__}"
+            f"atriumn-python/{__version__} ({parts}) {sys.implementation.name}/"
+            f"{'.'.join(map(str, sys.version_info[:3]))} httpx2/{httpx2.__version__}"
         )
     return _user_agent
 
 
-@attrs.frozen(kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class PoolLimits:
     """Connection pool limits.
 
@@ -148,7 +150,7 @@ class _BaseTransport:
                 max_retries=max_retries if max_retries is not None else (env_retries if env_retries is not None else 3)
             )
         elif max_retries is not None:
-            retry = attrs.evolve(retry, max_retries=max_retries)
+            retry = dataclasses.replace(retry, max_retries=max_retries)
         self.retry = retry
         self.deadline = deadline
         self.timeouts = timeouts or Timeouts()
@@ -343,12 +345,12 @@ class Transport(_BaseTransport):
             return exc
 
     def _send_unauthenticated(self, operation: Operation[Any]) -> Any:
-        return self.send(attrs.evolve(operation, authenticated=False))
+        return self.send(operation.evolve(authenticated=False))
 
     @contextlib.contextmanager
     def stream(self, operation: Operation[Any]) -> Iterator[httpx2.Response]:
         """Send a streaming operation and yield the open response; it is closed on exit, on every path."""
-        response: httpx2.Response = self.send(attrs.evolve(operation, stream=True))
+        response: httpx2.Response = self.send(operation.evolve(stream=True))
         try:
             yield response
         finally:
@@ -405,6 +407,8 @@ class AsyncTransport(_BaseTransport):
         """The pool of the running event loop (rebuilt for a new loop, and after ``fork()``)."""
         if self._closed:
             raise RuntimeError("this AsyncTransport is closed")
+        import asyncio
+
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop or self._pid != os.getpid():
             # A pool is bound to the loop that created its connections: a new loop gets a new pool.
@@ -437,6 +441,8 @@ class AsyncTransport(_BaseTransport):
                 if kind is Send:
                     result = await self._send(client, instruction.request, instruction.stream)
                 elif kind is Sleep:
+                    import asyncio
+
                     await asyncio.sleep(instruction.seconds)
                 elif kind is Authenticate:
                     result = await self._authenticate(instruction)
@@ -479,12 +485,12 @@ class AsyncTransport(_BaseTransport):
             return exc
 
     async def _send_unauthenticated(self, operation: Operation[Any]) -> Any:
-        return await self.send(attrs.evolve(operation, authenticated=False))
+        return await self.send(operation.evolve(authenticated=False))
 
     @contextlib.asynccontextmanager
     async def stream(self, operation: Operation[Any]) -> AsyncIterator[httpx2.Response]:
         """Send a streaming operation and yield the open response; it is closed on exit, on every path."""
-        response: httpx2.Response = await self.send(attrs.evolve(operation, stream=True))
+        response: httpx2.Response = await self.send(operation.evolve(stream=True))
         try:
             yield response
         finally:
