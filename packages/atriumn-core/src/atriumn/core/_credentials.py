@@ -223,6 +223,9 @@ class KeyringTokenStore:
         return f"KeyringTokenStore(service={self.service!r})"
 
 
+_CACHE_CREATION = threading.Lock()
+
+
 class TokenProvider(abc.ABC):
     """A source of tokens, and how a token is put on a request.
 
@@ -251,7 +254,8 @@ class TokenProvider(abc.ABC):
         """This provider's :class:`TokenCache` (one per provider, shared by every transport using it)."""
         existing: TokenCache | None = self.__dict__.get("_atriumn_cache")
         if existing is None:
-            existing = self.__dict__.setdefault("_atriumn_cache", TokenCache(self))
+            with _CACHE_CREATION:  # two threads asking at once must get the same cache
+                existing = self.__dict__.get("_atriumn_cache") or TokenCache(self)
         return existing
 
     def __repr__(self) -> str:
@@ -334,6 +338,9 @@ USE, REFRESH, WAIT = "use", "refresh", "wait"
 class TokenCache:
     """Caches one provider's token, refreshes it in time, and single-flights refreshes.
 
+    Creating a cache makes it *the* cache of ``provider`` (``provider.cache``), so
+    ``TokenCache(provider, store=KeyringTokenStore())`` is how a provider's tokens are persisted.
+
     Args:
         provider: the token source.
         store: where the token is kept (memory by default; :class:`KeyringTokenStore` to persist).
@@ -366,6 +373,7 @@ class TokenCache:
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         #: How many refreshes ran (successful or not); for tests and metrics.
         self.refresh_count = 0
+        provider.__dict__["_atriumn_cache"] = self
 
     def __repr__(self) -> str:
         return f"TokenCache(provider={self.provider!r}, store={self.store!r})"
