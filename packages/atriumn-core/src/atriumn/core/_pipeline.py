@@ -11,6 +11,7 @@ and ``asyncio.sleep`` — the same decisions, in the same order, for both.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json as jsonlib
 import logging
 import time
@@ -88,6 +89,7 @@ class PipelineConfig:
     """Everything the flow needs from a transport (shared, read-only during a call)."""
 
     base_url: httpx2.URL
+    base_prefix: str
     origin: tuple[str, str, int]
     credentials: TokenProvider | None
     timeouts: Timeouts
@@ -119,10 +121,13 @@ def build_url(cfg: PipelineConfig, op: Operation[Any]) -> httpx2.URL:
             if value is None or (isinstance(value, str) and not value):
                 raise ValueError(f"{key}: must not be empty")
             path = path.replace("{" + key + "}", quote(str(value), safe=""))
-    if "://" in path:
-        return httpx2.URL(path)
-    base = cfg.base_url
-    return base.copy_with(raw_path=(base.raw_path.rstrip(b"/") + path.encode("ascii")))
+    return _parse_url(path if "://" in path else cfg.base_prefix + path)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_url(url: str) -> httpx2.URL:
+    """Parse once per distinct URL: URLs are immutable, and parsing dominates a request's overhead."""
+    return httpx2.URL(url)
 
 
 def _query(op: Operation[Any]) -> list[tuple[str, str]] | None:

@@ -169,6 +169,7 @@ class _BaseTransport:
         url = httpx2.URL(self.base_url)
         self._config = PipelineConfig(
             base_url=url,
+            base_prefix=str(url).rstrip("/"),
             origin=origin_of(url),
             credentials=credentials,
             timeouts=self.timeouts,
