@@ -83,27 +83,27 @@ def _sync(session: nox.Session, *groups: str) -> None:
     )
 
 
-def _pytest(session: nox.Session, paths: list[str], packages: list[str]) -> None:
-    cov = [f"--cov=atriumn.{p}" for p in packages]
-    env = {"COVERAGE_FILE": str(ROOT / f".coverage.{session.name}".replace("(", "_").replace(")", "_"))}
-    session.run(
-        "pytest",
-        *paths,
-        *cov,
-        "--cov-report=",
-        *session.posargs,
-        env=env,
-    )
-    for p in packages:
-        session.log(f"coverage of atriumn-{p}:")
+def _covered_pytest(
+    session: nox.Session, python: str, paths: list[str], packages: list[str], *, data_file: Path
+) -> None:
+    """Run pytest under coverage (started before pytest loads plugins), then report per package."""
+    env = {"COVERAGE_FILE": str(data_file)}
+    for old in ROOT.glob(data_file.name + "*"):
+        old.unlink()
+    session.run(python, "-m", "coverage", "run", "-m", "pytest", *paths, *session.posargs, env=env, external=True)
+    session.run(python, "-m", "coverage", "combine", "--quiet", env=env, external=True, success_codes=[0, 1])
+    for package in packages:
+        session.log(f"coverage of atriumn-{package}:")
         session.run(
+            python,
+            "-m",
             "coverage",
             "report",
-            f"--include=*/atriumn/{p}/*",
+            f"--include=*/atriumn/{package}/*",
             "--skip-empty",
-            "--format=total",
             env=env,
-            silent=False,
+            external=True,
+            success_codes=[0, 1, 2],
         )
 
 
@@ -120,7 +120,7 @@ def tests(session: nox.Session, package: str) -> None:
     paths = _tests_of(package)
     if not paths:
         session.skip(f"no tests for {package}")
-    _pytest(session, paths, [package])
+    _covered_pytest(session, "python", paths, [package], data_file=ROOT / f".coverage.{package}-{session.python}")
 
 
 @nox.session(python=False)
@@ -129,18 +129,17 @@ def ci(session: nox.Session) -> None:
     venv = ROOT / ".nox" / "ci-venv"
     session.run("uv", "venv", "--allow-existing", "--python", sys.executable, str(venv), external=True)
     session.run(
-        "uv", "sync", "--frozen", "--all-packages", "--group", "test",
+        "uv",
+        "sync",
+        "--frozen",
+        "--all-packages",
+        "--group",
+        "test",
         env={"UV_PROJECT_ENVIRONMENT": str(venv)},
         external=True,
     )
     py = str(venv / "bin" / "python")
-    env = {"COVERAGE_FILE": str(ROOT / ".coverage.ci")}
-    session.run(py, "-m", "pytest", "tests", *[f"--cov=atriumn.{p}" for p in PACKAGES], "--cov-report=",
-                *session.posargs, env=env, external=True)
-    session.run(py, "-m", "coverage", "combine", "--keep", env=env, external=True, success_codes=[0, 1])
-    for p in PACKAGES:
-        session.run(py, "-m", "coverage", "report", f"--include=*/atriumn/{p}/*", "--skip-empty",
-                    env=env, external=True, success_codes=[0, 2])
+    _covered_pytest(session, py, ["tests"], PACKAGES, data_file=ROOT / ".coverage.ci")
     session.notify("smoke")
 
 
@@ -194,20 +193,33 @@ def smoke(session: nox.Session) -> None:
             session.run("uv", "venv", "--quiet", "--python", sys.executable, str(venv), external=True)
             wheels = [str(next(out.glob(f"atriumn_{p}-*.whl"))) for p in [package, *WORKSPACE_DEPS[package]]]
             session.run(
-                "uv", "pip", "install", "--quiet", "--no-cache", "--python", str(venv / "bin" / "python"),
-                *wheels, external=True,
+                "uv",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-cache",
+                "--python",
+                str(venv / "bin" / "python"),
+                *wheels,
+                external=True,
             )
-            check = (
-                "import importlib, sys, atriumn; "
-                f"m = importlib.import_module('atriumn.{package}'); "
-                "assert atriumn.__file__ is None, atriumn.__file__; "
-                f"assert m.__version__; print('atriumn.{package}', m.__version__, 'ok'); "
-                "import importlib.metadata as md; "
-                "names = {d.metadata['Name'].lower() for d in md.distributions()}; "
-                "assert 'httpx' not in names, 'the old httpx is in the runtime dependency tree'; "
-                f"extra = sorted(n for n in names if n.startswith('atriumn-')); print(extra)"
-            )
+            expected = sorted(f"atriumn-{p}" for p in [package, *WORKSPACE_DEPS[package]])
+            check = SMOKE_CHECK.format(package=package, expected=expected)
             session.run(str(venv / "bin" / "python"), "-c", check, external=True)
+
+
+SMOKE_CHECK = """
+import importlib, importlib.metadata as md
+import atriumn
+module = importlib.import_module("atriumn.{package}")
+assert atriumn.__file__ is None, f"atriumn is not a namespace package: {{atriumn.__file__}}"
+assert module.__version__
+names = {{d.metadata["Name"].lower() for d in md.distributions()}}
+assert "httpx" not in names, "the old httpx is in the runtime dependency tree"
+ours = sorted(n for n in names if n.startswith("atriumn-"))
+assert ours == {expected}, f"installing atriumn-{package} brought {{ours}}"
+print("atriumn.{package}", module.__version__, "imports alone; distributions:", ", ".join(ours))
+"""
 
 
 @nox.session
