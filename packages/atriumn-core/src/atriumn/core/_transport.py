@@ -211,6 +211,17 @@ class _BaseTransport:
         return f"{type(self).__name__}(base_url={self.base_url!r}, credentials={self.credentials!r})"
 
 
+def _client_options(
+    base_url: str | None, credentials: TokenProvider | None, deadline: float | None, max_retries: int | None
+) -> dict[str, Any]:
+    options: dict[str, Any] = {"base_url": base_url, "credentials": credentials}
+    if deadline is not None:
+        options["deadline"] = deadline
+    if max_retries is not None:
+        options["max_retries"] = max_retries
+    return options
+
+
 def _auth_result(provider: TokenProvider, token: AccessToken) -> tuple[AccessToken, dict[str, str]]:
     return token, provider.auth_headers(token)
 
@@ -275,6 +286,27 @@ class Transport(_BaseTransport):
                     self._pid = os.getpid()
                 client = self._client
         return client
+
+    @classmethod
+    def for_client(
+        cls,
+        transport: Transport | None,
+        *,
+        base_url: str | None = None,
+        credentials: TokenProvider | None = None,
+        deadline: float | None = None,
+        max_retries: int | None = None,
+    ) -> tuple[Transport, bool]:
+        """The transport a service client should use, and whether the client owns (and closes) it.
+
+        With ``transport`` given, the client shares it (derived with ``with_options`` when the client's own
+        base URL, credentials, deadline or retries differ); otherwise a new transport is created.
+        """
+        options = _client_options(base_url, credentials, deadline, max_retries)
+        if transport is None:
+            return cls(**options), True
+        changes = {k: v for k, v in options.items() if v is not None}
+        return (transport.with_options(**changes) if changes else transport), False
 
     def with_options(self, **changes: Any) -> Transport:
         """A transport with some options changed, sharing this one's pool, breakers, budget and stats.
@@ -418,6 +450,23 @@ class AsyncTransport(_BaseTransport):
             self._loop = loop
             self._pid = os.getpid()
         return self._client
+
+    @classmethod
+    def for_client(
+        cls,
+        transport: AsyncTransport | None,
+        *,
+        base_url: str | None = None,
+        credentials: TokenProvider | None = None,
+        deadline: float | None = None,
+        max_retries: int | None = None,
+    ) -> tuple[AsyncTransport, bool]:
+        """The transport a service client should use, and whether it owns it (see :meth:`Transport.for_client`)."""
+        options = _client_options(base_url, credentials, deadline, max_retries)
+        if transport is None:
+            return cls(**options), True
+        changes = {k: v for k, v in options.items() if v is not None}
+        return (transport.with_options(**changes) if changes else transport), False
 
     def with_options(self, **changes: Any) -> AsyncTransport:
         """A transport with some options changed, sharing this one's breakers, budget and stats.
