@@ -1,0 +1,714 @@
+"""Streaming transfers to and from pre-signed URLs, reusable by any package (ingest uploads too).
+
+- :func:`upload_to_url` / :func:`upload_to_url_async` stream a path, bytes, a binary file, an iterator or a
+  zero-argument factory of chunks to a URL, never holding more than one chunk in memory. Sources that
+  cannot be re-read (iterators, pipes) are spooled to an anonymous temporary file first, so every upload
+  has a known size (S3 refuses chunked PUTs), a SHA-256 checksum sent up front as ``x-amz-checksum-sha256``
+  (the target verifies the bytes), and retries that resend from the first byte.
+- :func:`download_from_url` / :func:`download_from_url_async` stream into a temporary file beside the
+  destination, check the size (and the checksum when one is known), and only then rename it into place:
+  an interrupted download never leaves a partial file at the destination. A connection lost mid-body
+  restarts the download from the beginning (``max_restarts`` times).
+
+Requests go through a transport that carries no Atriumn credentials: :func:`transfer_transport` /
+:func:`async_transfer_transport` build one (its base URL is a reserved ``.invalid`` host, so no pre-signed
+host is ever "its own origin": no credentials, no ``traceparent``, no request id go to a third party).
+The operations are also marked ``authenticated=False``, so even a credentialed transport would not send
+credentials with them. Pre-signed URLs are redacted from logs, spans and errors by core.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any, Union, cast
+
+import httpx2
+
+from atriumn.core import (
+    APIError,
+    AsyncTransport,
+    AtriumnError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    DecodeError,
+    NetworkError,
+    NotFoundError,
+    Operation,
+    PermissionDeniedError,
+    ServerError,
+    Timeouts,
+    Transport,
+    redact_body,
+    redact_headers,
+    redact_url,
+)
+
+from ._models import DownloadResult, UploadResult
+
+__all__ = [
+    "CHUNK_SIZE",
+    "ChecksumMismatchError",
+    "ProgressCallback",
+    "Source",
+    "async_transfer_transport",
+    "download_from_url",
+    "download_from_url_async",
+    "transfer_transport",
+    "upload_to_url",
+    "upload_to_url_async",
+]
+
+#: Bytes read and sent per chunk (also the most a transfer holds in memory at once, per transfer).
+CHUNK_SIZE = 1024 * 1024
+
+#: ``progress(done_bytes, total_bytes)``; total is None when the size is unknown.
+ProgressCallback = Callable[[int, int | None], None]
+
+#: What can be uploaded: a path, bytes, a binary file object, an iterable of byte chunks, or a zero-argument
+#: factory returning such an iterable (called once per attempt; give ``size=`` to skip spooling).
+Source = Union[
+    str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Iterable[bytes], Callable[[], Iterable[bytes]]
+]
+
+#: The transfer transports' base URL: a reserved name, so no pre-signed URL is ever "their own origin".
+TRANSFER_BASE_URL = "https://presigned.invalid"
+_TRANSFER_DEADLINE = 24 * 3600.0
+_TRANSFER_TIMEOUTS = Timeouts(connect=10.0, read=120.0, write=120.0, pool=60.0)
+CHECKSUM_HEADER = "x-amz-checksum-sha256"
+
+
+class ChecksumMismatchError(DecodeError):
+    """The bytes transferred do not match the expected SHA-256 checksum (or size)."""
+
+
+def transfer_transport(**options: Any) -> Transport:
+    """A pooled :class:`~atriumn.core.Transport` for pre-signed URLs: never credentials, long deadline.
+
+    Options are those of :class:`~atriumn.core.Transport` (``max_retries``, ``limits``, ``timeouts``,
+    ``http_transport``, ...), except ``credentials`` and ``base_url``. The default deadline is 24 h per
+    transfer, with 120 s read/write timeouts per chunk.
+    """
+    return Transport(**_transfer_options(options))
+
+
+def async_transfer_transport(**options: Any) -> AsyncTransport:
+    """The async twin of :func:`transfer_transport`."""
+    return AsyncTransport(**_transfer_options(options))
+
+
+def _transfer_options(options: dict[str, Any]) -> dict[str, Any]:
+    if options.get("credentials") is not None:
+        raise ConfigurationError("credentials: a transfer transport never carries credentials")
+    if "base_url" in options:
+        raise ConfigurationError("base_url: a transfer transport has no base URL (it only sends to absolute URLs)")
+    options.pop("credentials", None)
+    options.setdefault("deadline", _TRANSFER_DEADLINE)
+    options.setdefault("timeouts", _TRANSFER_TIMEOUTS)
+    return {"base_url": TRANSFER_BASE_URL, **options}
+
+
+# --- errors from object stores ---------------------------------------------------------------------
+
+_XML_CODE = re.compile(rb"<Code>([^<]{1,200})</Code>")
+_XML_MESSAGE = re.compile(rb"<Message>([^<]{0,500})</Message>")
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+}
+
+
+def presigned_error(response: httpx2.Response) -> AtriumnError | None:
+    """An :class:`~atriumn.core.APIError` for an object store's XML error (S3 and compatibles).
+
+    An expired pre-signed URL says so plainly, with what to do. Other bodies are left to core.
+    """
+    body = response.content
+    code_match = _XML_CODE.search(body)
+    message_match = _XML_MESSAGE.search(body)
+    text = body.decode("utf-8", "replace").lower()
+    expired = "expired" in text
+    if code_match is None and not expired:
+        return None
+    code = code_match.group(1).decode("utf-8", "replace") if code_match else "expired"
+    description = message_match.group(1).decode("utf-8", "replace") if message_match else ""
+    if expired:
+        description = (
+            f"{description + ': ' if description else ''}the pre-signed URL has expired; "
+            "generate a new one (generate_upload_url / generate_download_url) and try again"
+        )
+    status = response.status_code
+    cls = ServerError if status >= 500 else _BY_STATUS.get(status, APIError)
+    request = response.request
+    return cls(
+        status_code=status,
+        code=code,
+        description=description,
+        request_id=response.headers.get("x-amz-request-id") or response.headers.get("x-request-id"),
+        body=redact_body(body, response.headers.get("content-type", "")),
+        method=request.method,
+        url=redact_url(str(request.url)),
+        headers=redact_headers(response.headers.multi_items()),
+    )
+
+
+# --- sources -----------------------------------------------------------------------------------------
+
+
+class _Payload:
+    """A re-readable body of known size: ``chunks()`` starts again from the first byte on each call."""
+
+    def __init__(self, size: int, chunks: Callable[[], Iterator[bytes]], sha256: str | None = None) -> None:
+        self.size = size
+        self.chunks = chunks
+        self.sha256 = sha256
+        self._cleanup: Callable[[], None] | None = None
+
+    def digest(self) -> str:
+        """The SHA-256 (hex), reading the source once if it is not known yet."""
+        if self.sha256 is None:
+            h = hashlib.sha256()
+            for chunk in self.chunks():
+                h.update(chunk)
+            self.sha256 = h.hexdigest()
+        return self.sha256
+
+    def close(self) -> None:
+        if self._cleanup is not None:
+            self._cleanup()
+            self._cleanup = None
+
+
+def _file_chunks(path: Path) -> Callable[[], Iterator[bytes]]:
+    def chunks() -> Iterator[bytes]:
+        with path.open("rb") as f:
+            while chunk := f.read(CHUNK_SIZE):
+                yield chunk
+
+    return chunks
+
+
+def _seekable_chunks(f: IO[bytes], start: int, size: int) -> Callable[[], Iterator[bytes]]:
+    def chunks() -> Iterator[bytes]:
+        f.seek(start)
+        left = size
+        while left > 0:
+            chunk = f.read(min(CHUNK_SIZE, left))
+            if not chunk:
+                raise ValueError("source: the file got shorter while it was being uploaded")
+            left -= len(chunk)
+            yield chunk
+
+    return chunks
+
+
+def _spool(chunks: Iterable[bytes]) -> _Payload:
+    """Copy a one-shot source to an anonymous temporary file (on disk, not in memory), hashing it."""
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the payload's cleanup
+    h = hashlib.sha256()
+    size = 0
+    try:
+        for chunk in chunks:
+            if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                raise ValueError(f"source: chunks must be bytes, got {type(chunk).__name__}")
+            spool.write(chunk)
+            h.update(chunk)
+            size += len(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    payload = _Payload(size, _seekable_chunks(spool, 0, size), h.hexdigest())
+    payload._cleanup = spool.close
+    return payload
+
+
+def prepare_source(source: Source, *, size: int | None = None) -> _Payload:
+    """A re-readable payload for any :data:`Source` (see the module docstring)."""
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        raise ValueError(f"size: expected a non-negative int, got {size!r}")
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"source: {str(path)!r} is not a file")
+        return _Payload(path.stat().st_size, _file_chunks(path))
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        view = memoryview(source).cast("B")
+        data_size = len(view)
+        digest = hashlib.sha256(view).hexdigest()
+
+        def mem_chunks() -> Iterator[bytes]:
+            for i in range(0, data_size, CHUNK_SIZE):
+                yield bytes(view[i : i + CHUNK_SIZE])
+
+        return _Payload(data_size, mem_chunks, digest)
+    read = getattr(source, "read", None)
+    if callable(read):
+        f = cast("IO[bytes]", source)
+        seekable = getattr(f, "seekable", None)
+        if callable(seekable) and seekable():
+            start = f.tell()
+            end = f.seek(0, os.SEEK_END)
+            f.seek(start)
+            return _Payload(end - start, _seekable_chunks(f, start, end - start))
+        return _spool(iter(lambda: f.read(CHUNK_SIZE), b""))
+    if callable(source):
+        factory = source
+        if size is None:
+            return _spool(factory())
+
+        def factory_chunks() -> Iterator[bytes]:
+            sent = 0
+            for chunk in factory():
+                sent += len(chunk)
+                if sent > size:
+                    raise ValueError(f"source: the factory produced more than size={size} bytes")
+                yield bytes(chunk)
+            if sent != size:
+                raise ValueError(f"source: the factory produced {sent} bytes, not size={size}")
+
+        return _Payload(size, factory_chunks)
+    if isinstance(source, Iterable):
+        return _spool(source)
+    raise ValueError(
+        f"source: expected a path, bytes, a binary file, or an iterable of bytes; got {type(source).__name__}"
+    )
+
+
+# --- upload ------------------------------------------------------------------------------------------
+
+
+class _Upload:
+    """One upload, sans-IO: the operation to send (per attempt, a fresh body) and how to read the answer."""
+
+    def __init__(
+        self,
+        url: str,
+        payload: _Payload,
+        *,
+        method: str,
+        headers: Mapping[str, str] | None,
+        content_type: str | None,
+        checksum: bool,
+        progress: ProgressCallback | None,
+    ) -> None:
+        if not isinstance(url, str) or "://" not in url:
+            raise ValueError("url: expected an absolute http(s) URL")
+        self.payload = payload
+        self.progress = progress
+        self.checksum = checksum
+        self._hash: Any = None
+        request_headers = {"Content-Length": str(payload.size)}
+        if content_type:
+            request_headers["Content-Type"] = content_type
+        if checksum:
+            request_headers[CHECKSUM_HEADER] = base64.b64encode(bytes.fromhex(payload.digest())).decode()
+        request_headers.update(headers or {})
+        self.operation: Operation[Any] = Operation(
+            method=method.upper(),
+            path=url,
+            headers=request_headers,
+            content=self._sync_body if payload.size else b"",
+            authenticated=False,
+            idempotent=True,  # a PUT to a pre-signed URL replaces the object: safe to repeat
+            stream=True,
+            span_name="storage.upload",
+            error_hook=presigned_error,
+        )
+        self.async_operation = self.operation.evolve(content=self._async_body if payload.size else b"")
+
+    def _chunks(self) -> Iterator[bytes]:
+        # Called once per attempt: a retry restarts from byte 0 and the progress from 0.
+        total = self.payload.size
+        h = None if self.payload.sha256 is not None else hashlib.sha256()
+        self._hash = h
+        done = 0
+        if self.progress is not None:
+            self.progress(0, total)
+        for chunk in self.payload.chunks():
+            if h is not None:
+                h.update(chunk)
+            done += len(chunk)
+            yield chunk
+            if self.progress is not None:
+                self.progress(done, total)
+
+    def _sync_body(self) -> Iterator[bytes]:
+        return self._chunks()
+
+    def _async_body(self) -> AsyncIterator[bytes]:
+        chunks = self._chunks()
+
+        async def body() -> AsyncIterator[bytes]:
+            for chunk in chunks:
+                yield chunk
+
+        return body()
+
+    def result(self, response: httpx2.Response) -> UploadResult:
+        if self.payload.size == 0 and self.progress is not None:
+            self.progress(0, 0)
+        digest = self.payload.sha256 or (self._hash.hexdigest() if self._hash is not None else self.payload.digest())
+        return UploadResult(
+            size=self.payload.size,
+            sha256=digest,
+            checksum_sent=self.checksum,
+            etag=response.headers.get("etag"),
+        )
+
+
+def upload_to_url(
+    url: str,
+    source: Source,
+    *,
+    transport: Transport | None = None,
+    method: str = "PUT",
+    headers: Mapping[str, str] | None = None,
+    content_type: str | None = None,
+    checksum: bool = True,
+    size: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> UploadResult:
+    """Stream ``source`` to a pre-signed ``url``.
+
+    Args:
+        url: the pre-signed URL.
+        source: a path, bytes, a binary file (read from its current position), an iterable of byte chunks,
+            or a zero-argument factory of chunks (called per attempt; with ``size=`` it is not spooled).
+        transport: the transfer transport to send through (share one for pooling; see
+            :func:`transfer_transport`); default: a new one, closed afterwards.
+        method: the URL's HTTP method (``PUT``).
+        headers: extra headers the URL was signed with.
+        content_type: the ``Content-Type`` (must match what the URL was signed for, if it was).
+        checksum: send ``x-amz-checksum-sha256`` so the target verifies the bytes (reads the source once
+            more to compute it first). Turn off for targets that refuse unsigned checksum headers.
+        size: the byte count of a factory source.
+        progress: ``progress(done_bytes, total_bytes)`` after each chunk.
+
+    Raises:
+        ValueError: for a bad source or URL, before any request.
+        atriumn.core.APIError: the target refused (an expired URL says so); TransportError: network failures
+            after the transport's retries (each retry resends from the first byte).
+    """
+    payload = source if isinstance(source, _Payload) else prepare_source(source, size=size)
+    try:
+        upload = _Upload(
+            url,
+            payload,
+            method=method,
+            headers=headers,
+            content_type=content_type,
+            checksum=checksum,
+            progress=progress,
+        )
+        own = transport is None
+        t = transfer_transport() if transport is None else transport
+        try:
+            with t.stream(upload.operation) as response:
+                return upload.result(response)
+        finally:
+            if own:
+                t.close()
+    finally:
+        payload.close()
+
+
+async def upload_to_url_async(
+    url: str,
+    source: Source,
+    *,
+    transport: AsyncTransport | None = None,
+    method: str = "PUT",
+    headers: Mapping[str, str] | None = None,
+    content_type: str | None = None,
+    checksum: bool = True,
+    size: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> UploadResult:
+    """The async twin of :func:`upload_to_url` (same arguments; ``transport`` is an ``AsyncTransport``)."""
+    payload = source if isinstance(source, _Payload) else prepare_source(source, size=size)
+    try:
+        upload = _Upload(
+            url,
+            payload,
+            method=method,
+            headers=headers,
+            content_type=content_type,
+            checksum=checksum,
+            progress=progress,
+        )
+        own = transport is None
+        t = async_transfer_transport() if transport is None else transport
+        try:
+            async with t.stream(upload.async_operation) as response:
+                return upload.result(response)
+        finally:
+            if own:
+                await t.aclose()
+    finally:
+        payload.close()
+
+
+# --- download ----------------------------------------------------------------------------------------
+
+
+class _Interrupted(Exception):
+    """The body stopped early (connection lost or fewer bytes than announced): restart the download."""
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+_umask_lock = threading.Lock()
+_umask_value: int | None = None
+
+
+def _umask() -> int:
+    global _umask_value
+    if _umask_value is None:
+        with _umask_lock:
+            if _umask_value is None:
+                current = os.umask(0o022)
+                os.umask(current)
+                _umask_value = current
+    return _umask_value
+
+
+class _Download:
+    """One download attempt's bookkeeping: temporary file beside the destination, hashing, checks."""
+
+    def __init__(
+        self,
+        url: str,
+        destination: str | os.PathLike[str],
+        *,
+        method: str,
+        headers: Mapping[str, str] | None,
+        expected_size: int | None,
+        expected_sha256: str | None,
+        progress: ProgressCallback | None,
+    ) -> None:
+        if not isinstance(url, str) or "://" not in url:
+            raise ValueError("url: expected an absolute http(s) URL")
+        self.destination = Path(destination)
+        if self.destination.is_dir():
+            raise ValueError(f"destination: {str(self.destination)!r} is a directory; name the file")
+        if not self.destination.parent.is_dir():
+            raise ValueError(f"destination: the directory {str(self.destination.parent)!r} does not exist")
+        if expected_sha256 is not None:
+            try:
+                if len(bytes.fromhex(expected_sha256)) != 32:
+                    raise ValueError
+            except ValueError:
+                raise ValueError("expected_sha256: expected 64 hex digits") from None
+        self.expected_size = expected_size
+        self.expected_sha256 = expected_sha256.lower() if expected_sha256 else None
+        self.progress = progress
+        self.operation: Operation[Any] = Operation(
+            method=method.upper(),
+            path=url,
+            headers=dict(headers or {}),
+            authenticated=False,
+            stream=True,
+            span_name="storage.download",
+            error_hook=presigned_error,
+        )
+        self.tmp: Path | None = None
+        self.file: IO[bytes] | None = None
+
+    def begin(self, response: httpx2.Response) -> None:
+        fd, name = tempfile.mkstemp(prefix=f".{self.destination.name}.", suffix=".part", dir=self.destination.parent)
+        self.tmp = Path(name)
+        self.file = os.fdopen(fd, "wb")
+        self.hash = hashlib.sha256()
+        self.done = 0
+        length = response.headers.get("content-length")
+        self.total = int(length) if length and length.isdigit() else self.expected_size
+        self.announced = int(length) if length and length.isdigit() else None
+        self.server_sha256: str | None = None
+        header = response.headers.get(CHECKSUM_HEADER)
+        if header and "-" not in header:  # "<b64>-<parts>" is a checksum of checksums: not comparable
+            with contextlib.suppress(binascii.Error, ValueError):
+                self.server_sha256 = base64.b64decode(header, validate=True).hex()
+        if self.progress is not None:
+            self.progress(0, self.total)
+
+    def write(self, chunk: bytes) -> None:
+        assert self.file is not None
+        self.file.write(chunk)
+        self.hash.update(chunk)
+        self.done += len(chunk)
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+    def finish(self) -> DownloadResult:
+        assert self.file is not None
+        assert self.tmp is not None
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        self.file = None
+        if self.announced is not None and self.done != self.announced:
+            raise _Interrupted(f"the body ended after {self.done} of {self.announced} bytes")
+        if self.expected_size is not None and self.done != self.expected_size:
+            raise ChecksumMismatchError(f"downloaded {self.done} bytes, expected {self.expected_size}")
+        digest = self.hash.hexdigest()
+        verified = False
+        for name, expected in (
+            ("the server's checksum", self.server_sha256),
+            ("expected_sha256", self.expected_sha256),
+        ):
+            if expected is not None:
+                if digest != expected:
+                    raise ChecksumMismatchError(f"SHA-256 mismatch against {name}: got {digest}, expected {expected}")
+                verified = True
+        os.chmod(self.tmp, 0o666 & ~_umask())
+        os.replace(self.tmp, self.destination)
+        self.tmp = None
+        return DownloadResult(path=self.destination, size=self.done, sha256=digest, checksum_verified=verified)
+
+    def discard(self) -> None:
+        if self.file is not None:
+            with contextlib.suppress(OSError):
+                self.file.close()
+            self.file = None
+        if self.tmp is not None:
+            with contextlib.suppress(OSError):
+                self.tmp.unlink()
+            self.tmp = None
+
+
+def _network_error(download: _Download, exc: _Interrupted, attempts: int) -> NetworkError:
+    error = NetworkError(
+        f"download interrupted {attempts} time(s), giving up: {exc}",
+        method=download.operation.method,
+        url=redact_url(download.operation.path),
+    )
+    error.__cause__ = exc.cause
+    return error
+
+
+def download_from_url(
+    url: str,
+    destination: str | os.PathLike[str],
+    *,
+    transport: Transport | None = None,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+    expected_size: int | None = None,
+    expected_sha256: str | None = None,
+    max_restarts: int = 2,
+    progress: ProgressCallback | None = None,
+) -> DownloadResult:
+    """Stream a pre-signed ``url`` into ``destination``, atomically.
+
+    The bytes go to a temporary file beside ``destination``, which replaces it only once the size matches
+    ``Content-Length`` (and ``expected_size``) and the SHA-256 matches the server's
+    ``x-amz-checksum-sha256`` and ``expected_sha256`` when known. A connection lost mid-body restarts from
+    the first byte, up to ``max_restarts`` times. On any failure no file is left behind.
+
+    Raises:
+        ValueError: bad arguments (before any request).
+        ChecksumMismatchError: the bytes do not match the expected size or checksum.
+        atriumn.core.APIError: the URL was refused (an expired URL says so); TransportError: network failures.
+    """
+    download = _Download(
+        url,
+        destination,
+        method=method,
+        headers=headers,
+        expected_size=expected_size,
+        expected_sha256=expected_sha256,
+        progress=progress,
+    )
+    own = transport is None
+    t = transfer_transport() if transport is None else transport
+    try:
+        for attempt in range(max_restarts + 1):
+            try:
+                with t.stream(download.operation) as response:
+                    download.begin(response)
+                    chunks = response.iter_bytes(CHUNK_SIZE)
+                    while True:
+                        try:
+                            chunk = next(chunks)
+                        except StopIteration:
+                            break
+                        except (httpx2.HTTPError, OSError) as exc:
+                            raise _Interrupted(f"{type(exc).__name__}: {exc}", exc) from exc
+                        download.write(chunk)
+                return download.finish()
+            except _Interrupted as exc:
+                download.discard()
+                if attempt == max_restarts:
+                    raise _network_error(download, exc, attempt + 1) from None
+            except BaseException:
+                download.discard()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+    finally:
+        if own:
+            t.close()
+
+
+async def download_from_url_async(
+    url: str,
+    destination: str | os.PathLike[str],
+    *,
+    transport: AsyncTransport | None = None,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+    expected_size: int | None = None,
+    expected_sha256: str | None = None,
+    max_restarts: int = 2,
+    progress: ProgressCallback | None = None,
+) -> DownloadResult:
+    """The async twin of :func:`download_from_url` (file writes are small, chunk-sized, synchronous calls)."""
+    download = _Download(
+        url,
+        destination,
+        method=method,
+        headers=headers,
+        expected_size=expected_size,
+        expected_sha256=expected_sha256,
+        progress=progress,
+    )
+    own = transport is None
+    t = async_transfer_transport() if transport is None else transport
+    try:
+        for attempt in range(max_restarts + 1):
+            try:
+                async with t.stream(download.operation) as response:
+                    download.begin(response)
+                    chunks = response.aiter_bytes(CHUNK_SIZE)
+                    while True:
+                        try:
+                            chunk = await chunks.__anext__()
+                        except StopAsyncIteration:
+                            break
+                        except (httpx2.HTTPError, OSError) as exc:
+                            raise _Interrupted(f"{type(exc).__name__}: {exc}", exc) from exc
+                        download.write(chunk)
+                return download.finish()
+            except _Interrupted as exc:
+                download.discard()
+                if attempt == max_restarts:
+                    raise _network_error(download, exc, attempt + 1) from None
+            except BaseException:
+                download.discard()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+    finally:
+        if own:
+            await t.aclose()
