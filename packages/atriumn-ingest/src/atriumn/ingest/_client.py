@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 from atriumn.core import AsyncPager, AsyncTransport, Page, Pager, TokenProvider, Transport
 
@@ -55,6 +55,21 @@ def _file_opener(source: FileInput) -> Iterator[tuple[Callable[[], IO[bytes]] | 
         return source
 
     yield rewind, name
+
+
+def _upload_name(source: FileInput | bytes, filename: str | None) -> str:
+    if filename:
+        return filename
+    if isinstance(source, (str, os.PathLike)):
+        return os.path.basename(check_path(source, field="source"))
+    name = getattr(source, "name", None)
+    if isinstance(name, str) and name:
+        return os.path.basename(name)
+    raise ValueError("filename: required when the source is bytes or a file object without a name")
+
+
+def _upload_source(source: FileInput | bytes) -> Any:
+    return check_path(source, field="source") if isinstance(source, (str, os.PathLike)) else source
 
 
 def _filename(filename: str | None, detected: str | None) -> str:
@@ -190,6 +205,35 @@ class IngestClient:
             content_type=content_type, metadata=check_metadata(metadata), tenant_id=tenant_id, user_id=user_id
         )
         return self._transport.send(op)
+
+    def upload_file(
+        self,
+        source: FileInput | bytes,
+        *,
+        filename: str | None = None,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        tenant_id: str | None = None,
+        user_id: str | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> ContentItem:
+        """Create a content item with a pre-signed upload and stream the bytes to it.
+
+        The upload is ``atriumn.storage.upload_to_url``: streamed, SHA-256 checked by the target, retried
+        from the first byte, and sent without Atriumn credentials. Returns the item as it stands after the
+        upload (processing continues in the background).
+        """
+        from atriumn.storage import upload_to_url
+
+        name = _upload_name(source, filename)
+        ctype = ops.guess_content_type(name, content_type)
+        ticket = self.request_file_upload(
+            filename=name, content_type=ctype, metadata=metadata, tenant_id=tenant_id, user_id=user_id
+        )
+        upload_to_url(
+            ticket.upload_url, _upload_source(source), method=ticket.http_method, content_type=ctype, progress=progress
+        )
+        return self.get_content(ticket.id)
 
     def get_content(self, content_id: str) -> ContentItem:
         """One content item."""
@@ -426,6 +470,30 @@ class AsyncIngestClient:
             content_type=content_type, metadata=check_metadata(metadata), tenant_id=tenant_id, user_id=user_id
         )
         return await self._transport.send(op)
+
+    async def upload_file(
+        self,
+        source: FileInput | bytes,
+        *,
+        filename: str | None = None,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        tenant_id: str | None = None,
+        user_id: str | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> ContentItem:
+        """Create a content item with a pre-signed upload and stream the bytes to it (see the sync client)."""
+        from atriumn.storage import upload_to_url_async
+
+        name = _upload_name(source, filename)
+        ctype = ops.guess_content_type(name, content_type)
+        ticket = await self.request_file_upload(
+            filename=name, content_type=ctype, metadata=metadata, tenant_id=tenant_id, user_id=user_id
+        )
+        await upload_to_url_async(
+            ticket.upload_url, _upload_source(source), method=ticket.http_method, content_type=ctype, progress=progress
+        )
+        return await self.get_content(ticket.id)
 
     async def get_content(self, content_id: str) -> ContentItem:
         """One content item."""
