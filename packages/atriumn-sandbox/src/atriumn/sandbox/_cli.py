@@ -1,2 +1,81 @@
-def main() -> None:
-    raise SystemExit("not yet")
+"""``atriumn-sandbox serve``: run the sandbox in the foreground until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ._config import ENV_ADMIN_CLIENT_ID, ENV_ADMIN_CLIENT_SECRET, SandboxConfig
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atriumn-sandbox", description="A local, offline Atriumn server.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the sandbox until interrupted")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=0, help="port to bind (default 0: a free port)")
+    serve.add_argument("--data-dir", type=Path, help="keep data here (default: a temporary directory)")
+    serve.add_argument("--token-ttl", type=float, default=3600.0, help="access token lifetime, seconds")
+    serve.add_argument("--refresh-token-ttl", type=float, default=30 * 24 * 3600.0, help="refresh token lifetime")
+    serve.add_argument("--admin-client-id", help=f"bootstrap admin client id (or ${ENV_ADMIN_CLIENT_ID})")
+    serve.add_argument("--admin-client-secret", help=f"bootstrap admin secret (or ${ENV_ADMIN_CLIENT_SECRET})")
+    serve.add_argument("--max-body-size", type=int, default=1024 * 1024, help="largest JSON body, bytes")
+    serve.add_argument("--max-upload-size", type=int, default=100 * 1024 * 1024, help="largest upload, bytes")
+    serve.add_argument("--rate-limit", type=float, help="requests per second per credential (default: off)")
+    serve.add_argument("--rate-limit-burst", type=float, help="token bucket size (default: the rate)")
+    serve.add_argument("--processing-delay", type=float, default=0.05, help="seconds per ingestion step")
+    serve.add_argument(
+        "--signing-secret", default=os.environ.get("ATRIUMN_SANDBOX_SIGNING_SECRET"), help="HMAC key for tokens"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``atriumn-sandbox`` command."""
+    args = _parser().parse_args(argv)
+    from ._server import Sandbox
+
+    config = SandboxConfig(
+        data_dir=args.data_dir,
+        token_ttl=args.token_ttl,
+        refresh_token_ttl=args.refresh_token_ttl,
+        max_body_size=args.max_body_size,
+        max_upload_size=args.max_upload_size,
+        rate_limit=args.rate_limit,
+        rate_limit_burst=args.rate_limit_burst,
+        processing_delay=args.processing_delay,
+    )
+    overrides = {
+        "admin_client_id": args.admin_client_id,
+        "admin_client_secret": args.admin_client_secret,
+        "signing_secret": args.signing_secret,
+    }
+    try:
+        config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v})
+        sandbox = Sandbox(config, host=args.host, port=args.port).start()
+    except (ValueError, OSError, RuntimeError) as exc:
+        print(f"atriumn-sandbox: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(f"Atriumn sandbox listening on {sandbox.url}", flush=True)
+    print(f"ATRIUMN_API_BASE_URL={sandbox.url}", flush=True)
+    print(f"admin client id:     {sandbox.admin_client_id}", flush=True)
+    print(f"admin client secret: {sandbox.admin_client_secret}", flush=True)
+    print(f"data dir:            {sandbox.data_dir}", flush=True)
+    try:
+        assert sandbox._thread is not None
+        while sandbox._thread.is_alive():
+            sandbox._thread.join(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()

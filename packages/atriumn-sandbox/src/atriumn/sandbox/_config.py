@@ -1,0 +1,74 @@
+"""The sandbox's configuration: one frozen dataclass, filled from arguments, CLI flags or the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from pathlib import Path
+
+__all__ = ["SandboxConfig"]
+
+ENV_ADMIN_CLIENT_ID = "ATRIUMN_SANDBOX_ADMIN_CLIENT_ID"
+ENV_ADMIN_CLIENT_SECRET = "ATRIUMN_SANDBOX_ADMIN_CLIENT_SECRET"
+
+
+def _env_or_generated(name: str, prefix: str, nbytes: int) -> str:
+    return os.environ.get(name) or f"{prefix}{secrets.token_hex(nbytes)}"
+
+
+@dataclasses.dataclass(frozen=True)
+class SandboxConfig:
+    """How a sandbox server behaves.
+
+    Attributes:
+        data_dir: where the SQLite database and the blobs live; ``None`` means a fresh temporary
+            directory (removed when a :class:`~atriumn.sandbox.Sandbox` that created it stops).
+        token_ttl: lifetime of access and id tokens, in seconds (short values make refresh tests real).
+        refresh_token_ttl: lifetime of refresh tokens, in seconds.
+        admin_client_id: the bootstrap admin credential's client id (default: ``$ATRIUMN_SANDBOX_ADMIN_CLIENT_ID``,
+            else generated).
+        admin_client_secret: its secret (default: ``$ATRIUMN_SANDBOX_ADMIN_CLIENT_SECRET``, else generated).
+        admin_tenant_id: the tenant of the bootstrap admin credential.
+        max_body_size: the largest JSON / form request body accepted, in bytes (larger → 413).
+        max_upload_size: the largest file upload (multipart or pre-signed PUT) accepted, in bytes.
+        rate_limit: requests per second allowed per credential; ``None`` (the default) disables limiting.
+        rate_limit_burst: the token bucket's capacity (default: ``max(1, rate_limit)``).
+        processing_delay: seconds each step of background ingestion takes (pending → processing → done).
+        url_fetch_timeout: timeout, in seconds, of the fetch behind ``POST /ingest/url``.
+        presign_ttl: lifetime of pre-signed URLs, in seconds.
+        signing_secret: the HMAC key for tokens and pre-signed URLs (default: random per config).
+            Set it to keep tokens and URLs valid across a restart on the same ``data_dir``.
+    """
+
+    data_dir: Path | None = None
+    token_ttl: float = 3600.0
+    refresh_token_ttl: float = 30 * 24 * 3600.0
+    admin_client_id: str = dataclasses.field(
+        default_factory=lambda: _env_or_generated(ENV_ADMIN_CLIENT_ID, "sandbox-admin-", 4)
+    )
+    admin_client_secret: str = dataclasses.field(
+        default_factory=lambda: _env_or_generated(ENV_ADMIN_CLIENT_SECRET, "", 16)
+    )
+    admin_tenant_id: str = "default"
+    max_body_size: int = 1024 * 1024
+    max_upload_size: int = 100 * 1024 * 1024
+    rate_limit: float | None = None
+    rate_limit_burst: float | None = None
+    processing_delay: float = 0.05
+    url_fetch_timeout: float = 3.0
+    presign_ttl: int = 900
+    signing_secret: str = dataclasses.field(default_factory=lambda: secrets.token_hex(32))
+
+    def __post_init__(self) -> None:
+        if self.data_dir is not None and not isinstance(self.data_dir, Path):
+            object.__setattr__(self, "data_dir", Path(self.data_dir))
+        for name in ("token_ttl", "refresh_token_ttl", "max_body_size", "max_upload_size", "presign_ttl"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.rate_limit is not None and self.rate_limit <= 0:
+            raise ValueError(f"rate_limit must be positive or None, got {self.rate_limit!r}")
+        if self.processing_delay < 0:
+            raise ValueError("processing_delay must not be negative")
+        if not self.admin_client_id or not self.admin_client_secret:
+            raise ValueError("the bootstrap admin client id and secret must not be empty")
