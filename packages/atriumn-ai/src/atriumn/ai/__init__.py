@@ -1,5 +1,154 @@
-"""The Atriumn AI API and one chat interface over OpenAI, Anthropic, Gemini and Groq."""
+"""The Atriumn AI API and one chat interface over OpenAI, Anthropic, Gemini and Groq.
+
+``AIClient`` / ``AsyncAIClient`` speak the Atriumn AI API (prompts, task runs). ``ChatClient`` /
+``AsyncChatClient`` speak to LLM providers with raw HTTP through :mod:`atriumn.core` transports. The chat
+machinery (and each provider's adapter) is imported on first use, so ``import atriumn.ai`` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from atriumn.core import register_component
 
 from ._version import __version__
 
-__all__ = ["__version__"]
+register_component("ai", __version__)
+
+if TYPE_CHECKING:
+    from ._cache import CacheStats, MemoryCache, ResponseCache, SQLiteCache
+    from ._capabilities import register_capabilities
+    from ._chat import AsyncChatClient, AsyncChatStream, ChatClient, ChatStream, HealthStatus
+    from ._client import AIClient, AsyncAIClient
+    from ._engine import Budget, ProviderSpec, openai_compatible
+    from ._errors import BudgetExceededError, StreamInterruptedError, StructuredOutputError, UnsupportedParameterError
+    from ._models import Prompt, PromptVariable
+    from ._pricing import PriceTable, set_prices
+    from ._sse import ServerSentEvent, SSEDecoder
+    from ._types import (
+        Attempt,
+        ChatResponse,
+        Cost,
+        Embeddings,
+        ErrorEvent,
+        FinishEvent,
+        Message,
+        RateLimitInfo,
+        StreamEvent,
+        TextDelta,
+        TextPart,
+        Tool,
+        ToolCall,
+        ToolCallDelta,
+        Usage,
+        UsageEvent,
+    )
+
+_LAZY = {
+    "AIClient": "._client",
+    "AsyncAIClient": "._client",
+    "Prompt": "._models",
+    "PromptVariable": "._models",
+    "ChatClient": "._chat",
+    "AsyncChatClient": "._chat",
+    "ChatStream": "._chat",
+    "AsyncChatStream": "._chat",
+    "HealthStatus": "._chat",
+    "Budget": "._engine",
+    "ProviderSpec": "._engine",
+    "openai_compatible": "._engine",
+    "BudgetExceededError": "._errors",
+    "StreamInterruptedError": "._errors",
+    "StructuredOutputError": "._errors",
+    "UnsupportedParameterError": "._errors",
+    "PriceTable": "._pricing",
+    "set_prices": "._pricing",
+    "register_capabilities": "._capabilities",
+    "CacheStats": "._cache",
+    "MemoryCache": "._cache",
+    "ResponseCache": "._cache",
+    "SQLiteCache": "._cache",
+    "SSEDecoder": "._sse",
+    "ServerSentEvent": "._sse",
+    **dict.fromkeys(
+        [
+            "Attempt",
+            "ChatResponse",
+            "Cost",
+            "Embeddings",
+            "ErrorEvent",
+            "FinishEvent",
+            "Message",
+            "RateLimitInfo",
+            "StreamEvent",
+            "TextDelta",
+            "TextPart",
+            "Tool",
+            "ToolCall",
+            "ToolCallDelta",
+            "Usage",
+            "UsageEvent",
+        ],
+        "._types",
+    ),
+}
+
+__all__ = [
+    "AIClient",
+    "AsyncAIClient",
+    "AsyncChatClient",
+    "AsyncChatStream",
+    "Attempt",
+    "Budget",
+    "BudgetExceededError",
+    "CacheStats",
+    "ChatClient",
+    "ChatResponse",
+    "ChatStream",
+    "Cost",
+    "Embeddings",
+    "ErrorEvent",
+    "FinishEvent",
+    "HealthStatus",
+    "MemoryCache",
+    "Message",
+    "PriceTable",
+    "Prompt",
+    "PromptVariable",
+    "ProviderSpec",
+    "RateLimitInfo",
+    "ResponseCache",
+    "SQLiteCache",
+    "SSEDecoder",
+    "ServerSentEvent",
+    "StreamEvent",
+    "StreamInterruptedError",
+    "StructuredOutputError",
+    "TextDelta",
+    "TextPart",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "UnsupportedParameterError",
+    "Usage",
+    "UsageEvent",
+    "__version__",
+    "openai_compatible",
+    "register_capabilities",
+    "set_prices",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'atriumn.ai' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,323 @@
+"""The Atriumn AI API clients: prompts and task runs. Thin: validate, build the operation, send it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from atriumn.core import AsyncPager, AsyncTransport, Page, Pager, TokenProvider, Transport
+
+from . import _operations
+from ._models import Prompt, PromptInput, PromptVariable
+
+__all__ = ["AIClient", "AsyncAIClient"]
+
+
+def _require(name: str, value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name}: must be a non-empty string")
+
+
+def _variables(variables: Sequence[PromptVariable | Mapping[str, Any]] | None) -> list[PromptVariable] | None:
+    if variables is None:
+        return None
+    out: list[PromptVariable] = []
+    for i, v in enumerate(variables):
+        if isinstance(v, PromptVariable):
+            out.append(v)
+        elif isinstance(v, Mapping) and v.get("name"):
+            out.append(
+                PromptVariable(
+                    name=str(v["name"]),
+                    description=v.get("description"),
+                    default_value=v.get("default_value", v.get("defaultValue")),
+                    required=bool(v.get("required", False)),
+                )
+            )
+        else:
+            raise ValueError(f"variables[{i}]: expected a PromptVariable or a dict with a name")
+    return out
+
+
+def _input(
+    *,
+    name: str | None,
+    template: str | None,
+    description: str | None,
+    model_id: str | None,
+    parameters: Mapping[str, Any] | None,
+    variables: Sequence[PromptVariable | Mapping[str, Any]] | None,
+    tags: Sequence[str] | None,
+) -> PromptInput:
+    if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) and t for t in tags)):
+        raise ValueError("tags: expected a list of non-empty strings")
+    return PromptInput(
+        name=name,
+        template=template,
+        description=description,
+        model_id=model_id,
+        parameters=dict(parameters) if parameters is not None else None,
+        variables=_variables(variables),
+        tags=list(tags) if tags is not None else None,
+    )
+
+
+def _check_task(app: str, task: str) -> None:
+    _require("app", app)
+    _require("task", task)
+
+
+class AIClient:
+    """The Atriumn AI API (prompts, task runs), synchronous.
+
+    Args:
+        base_url: the API (else ``ATRIUMN_API_BASE_URL``, else the Atriumn API).
+        credentials: a token provider (bearer).
+        transport: a shared :class:`~atriumn.core.Transport` (not closed by this client).
+        deadline, max_retries: for the transport this client creates.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        credentials: TokenProvider | None = None,
+        transport: Transport | None = None,
+        deadline: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        self._owns = transport is None
+        if transport is None:
+            transport = Transport(base_url, credentials=credentials, deadline=deadline, max_retries=max_retries)
+        elif base_url is not None or credentials is not None:
+            changes: dict[str, Any] = {}
+            if base_url is not None:
+                changes["base_url"] = base_url
+            if credentials is not None:
+                changes["credentials"] = credentials
+            transport = transport.with_options(**changes)
+        self._transport = transport
+
+    def create_prompt(
+        self,
+        *,
+        name: str,
+        template: str,
+        description: str | None = None,
+        model_id: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        variables: Sequence[PromptVariable | Mapping[str, Any]] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> Prompt:
+        """Create a prompt."""
+        _require("name", name)
+        _require("template", template)
+        body = _input(
+            name=name,
+            template=template,
+            description=description,
+            model_id=model_id,
+            parameters=parameters,
+            variables=variables,
+            tags=tags,
+        )
+        return self._transport.send(_operations.create_prompt(body))
+
+    def get_prompt(self, prompt_id: str) -> Prompt:
+        """One prompt."""
+        _require("prompt_id", prompt_id)
+        return self._transport.send(_operations.get_prompt(prompt_id))
+
+    def update_prompt(
+        self,
+        prompt_id: str,
+        *,
+        name: str | None = None,
+        template: str | None = None,
+        description: str | None = None,
+        model_id: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        variables: Sequence[PromptVariable | Mapping[str, Any]] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> Prompt:
+        """Change some fields of a prompt (the others are kept)."""
+        _require("prompt_id", prompt_id)
+        body = _input(
+            name=name,
+            template=template,
+            description=description,
+            model_id=model_id,
+            parameters=parameters,
+            variables=variables,
+            tags=tags,
+        )
+        if body == PromptInput():
+            raise ValueError("update_prompt: give at least one field to change")
+        return self._transport.send(_operations.update_prompt(prompt_id, body))
+
+    def delete_prompt(self, prompt_id: str) -> None:
+        """Delete a prompt."""
+        _require("prompt_id", prompt_id)
+        self._transport.send(_operations.delete_prompt(prompt_id))
+
+    def list_prompts(
+        self, *, model_id: str | None = None, tags: Sequence[str] | None = None, page_size: int | None = None
+    ) -> Pager[Prompt]:
+        """Every prompt (filtered by model and tags), page by page as you iterate."""
+        if page_size is not None and page_size < 1:
+            raise ValueError("page_size: must be >= 1")
+        if tags is not None and isinstance(tags, str):
+            tags = [tags]
+
+        def fetch(token: str | None) -> Page[Prompt]:
+            page = self._transport.send(
+                _operations.list_prompts(model_id=model_id, tags=tags, max_results=page_size, next_token=token)
+            )
+            return Page(items=page.prompts, next_token=page.next_token)
+
+        return Pager(fetch)
+
+    def run_task(self, *, app: str, task: str, input: Any, options: Mapping[str, Any] | None = None) -> Any:
+        """Run a task (``POST /v1/prompt``); returns the JSON result."""
+        _check_task(app, task)
+        return self._transport.send(_operations.run_task(app=app, task=task, input=input, options=options))
+
+    def close(self) -> None:
+        """Close the transport this client created."""
+        if self._owns:
+            self._transport.close()
+
+    def __enter__(self) -> AIClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncAIClient:
+    """The async twin of :class:`AIClient`."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        credentials: TokenProvider | None = None,
+        transport: AsyncTransport | None = None,
+        deadline: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        self._owns = transport is None
+        if transport is None:
+            transport = AsyncTransport(base_url, credentials=credentials, deadline=deadline, max_retries=max_retries)
+        elif base_url is not None or credentials is not None:
+            changes: dict[str, Any] = {}
+            if base_url is not None:
+                changes["base_url"] = base_url
+            if credentials is not None:
+                changes["credentials"] = credentials
+            transport = transport.with_options(**changes)
+        self._transport = transport
+
+    async def create_prompt(
+        self,
+        *,
+        name: str,
+        template: str,
+        description: str | None = None,
+        model_id: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        variables: Sequence[PromptVariable | Mapping[str, Any]] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> Prompt:
+        """Create a prompt."""
+        _require("name", name)
+        _require("template", template)
+        body = _input(
+            name=name,
+            template=template,
+            description=description,
+            model_id=model_id,
+            parameters=parameters,
+            variables=variables,
+            tags=tags,
+        )
+        return await self._transport.send(_operations.create_prompt(body))
+
+    async def get_prompt(self, prompt_id: str) -> Prompt:
+        """One prompt."""
+        _require("prompt_id", prompt_id)
+        return await self._transport.send(_operations.get_prompt(prompt_id))
+
+    async def update_prompt(
+        self,
+        prompt_id: str,
+        *,
+        name: str | None = None,
+        template: str | None = None,
+        description: str | None = None,
+        model_id: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        variables: Sequence[PromptVariable | Mapping[str, Any]] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> Prompt:
+        """Change some fields of a prompt."""
+        _require("prompt_id", prompt_id)
+        body = _input(
+            name=name,
+            template=template,
+            description=description,
+            model_id=model_id,
+            parameters=parameters,
+            variables=variables,
+            tags=tags,
+        )
+        if body == PromptInput():
+            raise ValueError("update_prompt: give at least one field to change")
+        return await self._transport.send(_operations.update_prompt(prompt_id, body))
+
+    async def delete_prompt(self, prompt_id: str) -> None:
+        """Delete a prompt."""
+        _require("prompt_id", prompt_id)
+        await self._transport.send(_operations.delete_prompt(prompt_id))
+
+    def list_prompts(
+        self, *, model_id: str | None = None, tags: Sequence[str] | None = None, page_size: int | None = None
+    ) -> AsyncPager[Prompt]:
+        """Every prompt, page by page as you ``async for``."""
+        if page_size is not None and page_size < 1:
+            raise ValueError("page_size: must be >= 1")
+        if tags is not None and isinstance(tags, str):
+            tags = [tags]
+
+        async def fetch(token: str | None) -> Page[Prompt]:
+            page = await self._transport.send(
+                _operations.list_prompts(model_id=model_id, tags=tags, max_results=page_size, next_token=token)
+            )
+            return Page(items=page.prompts, next_token=page.next_token)
+
+        return AsyncPager(fetch)
+
+    async def run_task(self, *, app: str, task: str, input: Any, options: Mapping[str, Any] | None = None) -> Any:
+        """Run a task (``POST /v1/prompt``); returns the JSON result."""
+        _check_task(app, task)
+        return await self._transport.send(_operations.run_task(app=app, task=task, input=input, options=options))
+
+    async def aclose(self) -> None:
+        """Close the transport this client created."""
+        if self._owns:
+            await self._transport.aclose()
+
+    async def close(self) -> None:
+        """Alias of :meth:`aclose`."""
+        await self.aclose()
+
+    async def __aenter__(self) -> AsyncAIClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

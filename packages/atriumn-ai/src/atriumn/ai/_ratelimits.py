@@ -1,0 +1,81 @@
+"""Rate-limit headers of each provider, parsed into :class:`RateLimitInfo`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping
+
+from atriumn.core import parse_retry_after
+
+from ._types import RateLimitInfo
+
+__all__ = ["parse_rate_limits"]
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(float(value))
+    except ValueError:
+        return None
+
+
+def _duration(value: str | None) -> float | None:
+    """``6m0s``, ``1.5s``, ``20ms`` (OpenAI/Groq), plain seconds, or an RFC 3339 time (Anthropic)."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if "T" in text and "-" in text:
+        try:
+            when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return max(0.0, when.timestamp() - time.time())
+    from atriumn.core import parse_duration
+
+    try:
+        return parse_duration(text, name="rate-limit reset")
+    except ValueError:
+        return None
+
+
+def parse_rate_limits(provider: str, headers: Mapping[str, str]) -> RateLimitInfo:
+    """The :class:`RateLimitInfo` in ``headers`` (case-insensitive mapping) for ``provider``."""
+    if provider == "anthropic":
+        prefix = "anthropic-ratelimit-"
+        raw = {k.lower(): v for k, v in headers.items() if k.lower().startswith(prefix)}
+        if not raw and "retry-after" not in headers:
+            return _EMPTY
+        return RateLimitInfo(
+            limit_requests=_int(headers.get(prefix + "requests-limit")),
+            remaining_requests=_int(headers.get(prefix + "requests-remaining")),
+            reset_requests=_duration(headers.get(prefix + "requests-reset")),
+            limit_tokens=_int(headers.get(prefix + "tokens-limit")),
+            remaining_tokens=_int(headers.get(prefix + "tokens-remaining")),
+            reset_tokens=_duration(headers.get(prefix + "tokens-reset")),
+            retry_after=parse_retry_after(headers),
+            raw=raw,
+        )
+    prefix = "x-ratelimit-"
+    raw = {k.lower(): v for k, v in headers.items() if k.lower().startswith(prefix)}
+    if not raw and "retry-after" not in headers:
+        return _EMPTY
+    return RateLimitInfo(
+        limit_requests=_int(headers.get(prefix + "limit-requests")),
+        remaining_requests=_int(headers.get(prefix + "remaining-requests")),
+        reset_requests=_duration(headers.get(prefix + "reset-requests")),
+        limit_tokens=_int(headers.get(prefix + "limit-tokens")),
+        remaining_tokens=_int(headers.get(prefix + "remaining-tokens")),
+        reset_tokens=_duration(headers.get(prefix + "reset-tokens")),
+        retry_after=parse_retry_after(headers),
+        raw=raw,
+    )
+
+
+_EMPTY = RateLimitInfo()

@@ -1,0 +1,103 @@
+"""JSON Schema from Python types: tool parameters from a callable's signature, output schemas from attrs classes."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import inspect
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+__all__ = ["schema_for_callable", "schema_for_type"]
+
+
+def schema_for_type(tp: Any) -> dict[str, Any]:
+    """The JSON Schema of a Python type annotation (str, int, float, bool, list, dict, Literal, Optional,
+    Enum, attrs classes and dataclasses)."""
+    if tp is inspect.Parameter.empty or tp is Any:
+        return {}
+    if tp is str:
+        return {"type": "string"}
+    if tp is bool:
+        return {"type": "boolean"}
+    if tp is int:
+        return {"type": "integer"}
+    if tp is float:
+        return {"type": "number"}
+    if tp is type(None):
+        return {"type": "null"}
+    if tp in (dt.datetime,):
+        return {"type": "string", "format": "date-time"}
+    if tp in (dt.date,):
+        return {"type": "string", "format": "date"}
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return {"enum": [m.value for m in tp]}
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Literal:
+        return {"enum": list(args)}
+    if origin is typing.Union or (hasattr(types, "UnionType") and origin is types.UnionType):
+        non_null = [a for a in args if a is not type(None)]
+        if len(non_null) == 1 and len(args) == 2:
+            inner = schema_for_type(non_null[0])
+            return {"anyOf": [inner, {"type": "null"}]} if inner else {}
+        return {"anyOf": [schema_for_type(a) for a in args]}
+    if origin in (list, tuple, set, frozenset, Sequence) or tp in (list, tuple, set):
+        item = schema_for_type(args[0]) if args else {}
+        return {"type": "array", "items": item} if item else {"type": "array"}
+    if origin in (dict, Mapping) or tp is dict:
+        if len(args) == 2:
+            return {"type": "object", "additionalProperties": schema_for_type(args[1]) or True}
+        return {"type": "object"}
+    if isinstance(tp, type):
+        fields = _class_fields(tp)
+        if fields is not None:
+            return _object_schema(fields)
+    raise TypeError(f"cannot express {tp!r} as JSON Schema")
+
+
+def _class_fields(cls: type) -> list[tuple[str, Any, bool]] | None:
+    import attrs
+
+    hints = typing.get_type_hints(cls)
+    if attrs.has(cls):
+        return [(f.name, hints.get(f.name, f.type), f.default is attrs.NOTHING) for f in attrs.fields(cls) if f.init]
+    if dataclasses.is_dataclass(cls):
+        return [
+            (
+                f.name,
+                hints.get(f.name, f.type),
+                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+            )
+            for f in dataclasses.fields(cls)
+        ]
+    return None
+
+
+def _object_schema(fields: list[tuple[str, Any, bool]]) -> dict[str, Any]:
+    properties = {name: schema_for_type(tp) for name, tp, _ in fields}
+    required = [name for name, _, req in fields if req]
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def schema_for_callable(fn: Callable[..., Any]) -> dict[str, Any]:
+    """The JSON Schema of a function's keyword arguments (types from annotations; defaults make them optional)."""
+    signature = inspect.signature(fn)
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        hints = {}
+    fields: list[tuple[str, Any, bool]] = []
+    for name, param in signature.parameters.items():
+        if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            continue
+        if name in ("self", "cls"):
+            continue
+        fields.append((name, hints.get(name, param.annotation), param.default is inspect.Parameter.empty))
+    return _object_schema(fields)

@@ -1,0 +1,336 @@
+"""The provider-neutral chat types: messages, tools, responses, usage, cost, rate limits and stream events.
+
+Every provider adapter translates between these and its wire format; nothing here knows a provider.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "Attempt",
+    "ChatResponse",
+    "Cost",
+    "Embeddings",
+    "ErrorEvent",
+    "FinishEvent",
+    "Message",
+    "Part",
+    "RateLimitInfo",
+    "StreamEvent",
+    "TextDelta",
+    "TextPart",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+    "UsageEvent",
+]
+
+
+@attrs.frozen(kw_only=True)
+class TextPart:
+    """Text content."""
+
+    text: str
+    type: str = "text"
+
+
+@attrs.frozen(kw_only=True)
+class ToolCall:
+    """A function call the model asked for.
+
+    Attributes:
+        id: the call id (providers without ids, like Gemini, get a generated ``call_<n>``).
+        name: the function name.
+        arguments: the parsed JSON arguments.
+    """
+
+    id: str
+    name: str
+    arguments: Mapping[str, Any] = attrs.field(factory=dict)
+    type: str = "tool_call"
+
+    @property
+    def arguments_json(self) -> str:
+        """The arguments as a compact JSON string (OpenAI's wire form)."""
+        return json.dumps(self.arguments, separators=(",", ":"), ensure_ascii=False)
+
+
+Part = TextPart | ToolCall
+
+
+@attrs.frozen(kw_only=True)
+class Message:
+    """One conversation message.
+
+    Attributes:
+        role: ``system``, ``user``, ``assistant`` or ``tool``.
+        content: text, or a sequence of parts.
+        tool_calls: on assistant messages, the calls the model made.
+        tool_call_id: on tool messages, the call this result answers.
+        name: on tool messages, the function's name (Gemini needs it; found from the call when omitted).
+        is_error: on tool messages, whether the tool failed.
+    """
+
+    role: str
+    content: str | tuple[Part, ...] = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+    is_error: bool = False
+
+    @classmethod
+    def user(cls, text: str) -> Message:
+        """A user message."""
+        return cls(role="user", content=text)
+
+    @classmethod
+    def system(cls, text: str) -> Message:
+        """A system message."""
+        return cls(role="system", content=text)
+
+    @classmethod
+    def assistant(cls, text: str = "", *, tool_calls: Sequence[ToolCall] = ()) -> Message:
+        """An assistant message (optionally with tool calls)."""
+        return cls(role="assistant", content=text, tool_calls=tuple(tool_calls))
+
+    @classmethod
+    def tool(cls, tool_call_id: str, content: Any, *, name: str | None = None, is_error: bool = False) -> Message:
+        """A tool result; non-string content is sent as JSON."""
+        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+        return cls(role="tool", content=text, tool_call_id=tool_call_id, name=name, is_error=is_error)
+
+    @property
+    def text(self) -> str:
+        """The text of the message (text parts joined)."""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+
+@attrs.frozen(kw_only=True)
+class Tool:
+    """A function the model may call.
+
+    Attributes:
+        name: the function name.
+        description: what it does (the model reads this).
+        parameters: a JSON Schema object for its arguments.
+        function: the Python callable, when built with :meth:`from_function` (not sent).
+    """
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = attrs.field(factory=lambda: {"type": "object", "properties": {}})
+    function: Callable[..., Any] | None = attrs.field(default=None, eq=False, repr=False)
+
+    @classmethod
+    def from_function(cls, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None) -> Tool:
+        """A tool from a typed Python function: its signature becomes the JSON Schema, its docstring the description."""
+        from ._schema import schema_for_callable
+
+        doc = (fn.__doc__ or "").strip()
+        return cls(
+            name=name or fn.__name__,
+            description=description if description is not None else doc.split("\n\n", 1)[0].strip(),
+            parameters=schema_for_callable(fn),
+            function=fn,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Usage:
+    """Token usage, normalised across providers.
+
+    Attributes:
+        input_tokens: every prompt token, cached or not (Anthropic's ``input_tokens`` plus its cache reads and
+            writes; OpenAI's ``prompt_tokens``; Gemini's ``promptTokenCount``).
+        output_tokens: every generated token, reasoning included.
+        cache_read_tokens: prompt tokens served from the provider's cache (part of ``input_tokens``).
+        cache_write_tokens: prompt tokens written to the cache (Anthropic; part of ``input_tokens``).
+        reasoning_tokens: hidden reasoning tokens (part of ``output_tokens``).
+        raw: the provider's usage object as it came.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output."""
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def uncached_input_tokens(self) -> int:
+        """Input tokens billed at the full input price."""
+        return max(0, self.input_tokens - self.cache_read_tokens - self.cache_write_tokens)
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Cost:
+    """The cost of one call in USD, from the price table (see :mod:`atriumn.ai._pricing`).
+
+    Attributes:
+        input, output, cache_read, cache_write: the parts.
+        total: their sum.
+        prices_as_of: the date of the price table used.
+    """
+
+    input: float = 0.0
+    output: float = 0.0
+    cache_read: float = 0.0
+    cache_write: float = 0.0
+    total: float = 0.0
+    currency: str = "USD"
+    prices_as_of: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class RateLimitInfo:
+    """A provider's rate-limit state, from its response headers (``None`` where it did not say).
+
+    Reset values are seconds from when the response arrived.
+    """
+
+    limit_requests: int | None = None
+    remaining_requests: int | None = None
+    reset_requests: float | None = None
+    limit_tokens: int | None = None
+    remaining_tokens: int | None = None
+    reset_tokens: float | None = None
+    retry_after: float | None = None
+    raw: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class Attempt:
+    """One model tried by a fallback chain: its outcome, usage and cost."""
+
+    model: str
+    error: BaseException | None = attrs.field(default=None, eq=False)
+    usage: Usage | None = None
+    cost: Cost | None = None
+    partial_text: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ChatResponse:
+    """The answer to one chat call (also the final value of a stream).
+
+    Attributes:
+        text: the text output.
+        parts: text and tool-call parts in order.
+        tool_calls: the tool calls.
+        finish_reason: ``stop``, ``length``, ``tool_calls``, ``content_filter`` or the provider's own value.
+        usage: normalised :class:`Usage`; cost: :class:`Cost` (None when the model has no price).
+        provider, model: who answered (the model the provider reports).
+        parsed: the structured output, when ``response_format`` was given.
+        id, request_id, rate_limits, latency, attempts, raw: per-request facts (not part of equality).
+    """
+
+    text: str = ""
+    parts: tuple[Part, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish_reason: str = ""
+    usage: Usage = attrs.field(factory=Usage)
+    cost: Cost | None = None
+    provider: str = ""
+    model: str = ""
+    parsed: Any = None
+    id: str = attrs.field(default="", eq=False)
+    request_id: str | None = attrs.field(default=None, eq=False)
+    rate_limits: RateLimitInfo = attrs.field(factory=RateLimitInfo, eq=False, repr=False)
+    latency: float = attrs.field(default=0.0, eq=False)
+    cached: bool = attrs.field(default=False, eq=False)
+    attempts: tuple[Attempt, ...] = attrs.field(default=(), eq=False, repr=False)
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def message(self) -> Message:
+        """The assistant message to append to the conversation (keeps the tool calls)."""
+        return Message(role="assistant", content=self.text, tool_calls=self.tool_calls)
+
+
+@attrs.frozen(kw_only=True)
+class Embeddings:
+    """Embedding vectors, one per input text, in input order."""
+
+    vectors: tuple[tuple[float, ...], ...]
+    model: str = ""
+    provider: str = ""
+    usage: Usage = attrs.field(factory=Usage)
+    cost: Cost | None = None
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def __getitem__(self, index: int) -> tuple[float, ...]:
+        return self.vectors[index]
+
+
+# --- stream events ------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class TextDelta:
+    """A piece of text."""
+
+    text: str
+    type: str = "text_delta"
+
+
+@attrs.frozen(kw_only=True)
+class ToolCallDelta:
+    """A piece of a tool call: ``id`` and ``name`` on its first delta, argument JSON text as it streams."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+    type: str = "tool_call_delta"
+
+
+@attrs.frozen
+class UsageEvent:
+    """Usage so far (providers send it at the end, some also at the start)."""
+
+    usage: Usage
+    type: str = "usage"
+
+
+@attrs.frozen
+class FinishEvent:
+    """The last event: the finish reason and the whole accumulated :class:`ChatResponse`."""
+
+    finish_reason: str
+    response: ChatResponse
+    type: str = "finish"
+
+
+@attrs.frozen
+class ErrorEvent:
+    """An error inside the stream (yielded instead of raised when the stream was opened with ``errors="event"``)."""
+
+    error: BaseException = attrs.field(eq=False)
+    type: str = "error"
+
+
+StreamEvent = TextDelta | ToolCallDelta | UsageEvent | FinishEvent | ErrorEvent
