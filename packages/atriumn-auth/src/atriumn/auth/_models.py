@@ -29,9 +29,11 @@ class HealthStatus:
 
     Attributes:
         status: ``"ok"`` when healthy (an open-ended string).
+        version: the server's version, when it says.
     """
 
     status: str
+    version: str | None = None
 
 
 @attrs.frozen(kw_only=True)

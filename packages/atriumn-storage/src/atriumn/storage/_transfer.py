@@ -23,6 +23,7 @@ import base64
 import binascii
 import contextlib
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -141,8 +142,16 @@ def presigned_error(response: httpx2.Response) -> AtriumnError | None:
     expired = "expired" in text
     if code_match is None and not expired:
         return None
-    code = code_match.group(1).decode("utf-8", "replace") if code_match else "expired"
+    code = code_match.group(1).decode("utf-8", "replace") if code_match else ""
     description = message_match.group(1).decode("utf-8", "replace") if message_match else ""
+    if code_match is None:  # an Atriumn-style JSON error ({"error", "error_description"}) saying "expired"
+        with contextlib.suppress(ValueError, AttributeError):
+            doc = json.loads(body)
+            code = str(doc.get("error") or "")
+            description = str(doc.get("error_description") or doc.get("message") or "")
+        code = code or "expired"
+        if "expired" in description.lower():
+            description = ""  # said again, with what to do, just below
     if expired:
         description = (
             f"{description + ': ' if description else ''}the pre-signed URL has expired; "
