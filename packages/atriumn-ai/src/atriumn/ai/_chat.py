@@ -64,6 +64,8 @@ class _Chain:
             raise error
         self.attempts.append(Attempt(model=call.req.full_model, error=error, partial_text=call.partial_text))
         if call.delivered:
+            error.partial_text = call.partial_text  # type: ignore[attr-defined]
+        if call.delivered and len(self.plan) > 1:
             raise StreamInterruptedError(
                 f"{call.req.full_model} failed after streaming {len(call.partial_text)} characters: {error}",
                 partial_text=call.partial_text,
