@@ -282,7 +282,7 @@ def prepare_source(source: Source, *, size: int | None = None) -> _Payload:
                 sent += len(chunk)
                 if sent > size:
                     raise ValueError(f"source: the factory produced more than size={size} bytes")
-                yield bytes(chunk)
+                yield chunk if type(chunk) is bytes else bytes(chunk)
             if sent != size:
                 raise ValueError(f"source: the factory produced {sent} bytes, not size={size}")
 
