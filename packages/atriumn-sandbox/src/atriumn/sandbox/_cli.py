@@ -41,22 +41,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     from ._server import Sandbox
 
-    config = SandboxConfig(
-        data_dir=args.data_dir,
-        token_ttl=args.token_ttl,
-        refresh_token_ttl=args.refresh_token_ttl,
-        max_body_size=args.max_body_size,
-        max_upload_size=args.max_upload_size,
-        rate_limit=args.rate_limit,
-        rate_limit_burst=args.rate_limit_burst,
-        processing_delay=args.processing_delay,
-    )
     overrides = {
         "admin_client_id": args.admin_client_id,
         "admin_client_secret": args.admin_client_secret,
         "signing_secret": args.signing_secret,
     }
     try:
+        config = SandboxConfig(
+            data_dir=args.data_dir,
+            token_ttl=args.token_ttl,
+            refresh_token_ttl=args.refresh_token_ttl,
+            max_body_size=args.max_body_size,
+            max_upload_size=args.max_upload_size,
+            rate_limit=args.rate_limit,
+            rate_limit_burst=args.rate_limit_burst,
+            processing_delay=args.processing_delay,
+        )
         config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v})
         sandbox = Sandbox(config, host=args.host, port=args.port).start()
     except (ValueError, OSError, RuntimeError) as exc:
