@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import logging
 import tempfile
 from collections.abc import AsyncIterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from ._errors import ApiError, error_response
 from ._faults import FaultMiddleware
 from ._ingest_api import ingest_routes, resume
 from ._middleware import BodyLimitMiddleware, IdempotencyMiddleware, RateLimitMiddleware, RequestIdMiddleware
+from ._openapi import build_openapi
 from ._sandbox_api import sandbox_routes
 from ._state import State
 from ._storage_api import storage_routes
@@ -36,10 +35,8 @@ logger = logging.getLogger("atriumn.sandbox")
 
 
 def load_openapi() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the Atriumn API, as shipped in the package."""
-    text = resources.files("atriumn.sandbox").joinpath("openapi.json").read_text(encoding="utf-8")
-    document: dict[str, Any] = json.loads(text)
-    return document
+    """The OpenAPI 3.1 document of the Atriumn API contract (what ``/openapi.json`` serves)."""
+    return build_openapi()
 
 
 def _llm_routes() -> list[BaseRoute]:
