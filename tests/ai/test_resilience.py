@@ -191,7 +191,6 @@ async def test_async_fallback_embed_check_and_cache(env: dict[str, str], fake: F
         emb = await client.embed("gemini:m", ["x", "yy"])
         assert [v[0] for v in emb.vectors] == [1.0, 2.0]
         assert (await client.check("anthropic:echo")).ok
-        with pytest.raises(ServerError):
-            async with client.stream("openai:stream-error", "x") as s2:
-                async for _ in s2:
-                    pass
+        with pytest.raises(ServerError) as err:
+            await client.stream("openai:stream-error", "x").final_response()
+        assert err.value.partial_text == "one two"  # type: ignore[attr-defined]

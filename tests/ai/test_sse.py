@@ -81,6 +81,6 @@ STREAM = b'\xef\xbb\xbfevent: a\r\ndata: 1\r\ndata: 2\r\n\r\n: c\nid: 9\ndata: x
 @given(st.lists(st.integers(min_value=0, max_value=len(STREAM)), max_size=12))
 def test_any_chunking_gives_the_same_events(cuts: list[int]) -> None:
     points = sorted(set(cuts))
-    chunks = [STREAM[a:b] for a, b in zip([0, *points], [*points, len(STREAM)])]
+    chunks = [STREAM[a:b] for a, b in zip([0, *points], [*points, len(STREAM)], strict=True)]
     assert decode(*chunks) == decode(STREAM)
     assert decode(STREAM) == [ev("1\n2", "a"), ev("x", id="9"), ev('{"k": 1}', id="9", retry=10)]

@@ -170,7 +170,11 @@ class GeminiAdapter(Adapter):
         return _GeminiStream(req.model)
 
     def embed_operation(self, model: str, texts: Sequence[str]) -> Operation[Any]:
-        body = {"requests": [{"model": f"models/{model}", "content": {"parts": [{"text": t}]}} for t in texts]}
+        body = {
+            "requests": [
+                {"model": f"models/{model}", "content": {"parts": [{"text": t}], "role": "user"}} for t in texts
+            ]
+        }
         return Operation(
             method="POST",
             path="/v1beta/models/{model}:batchEmbedContents",

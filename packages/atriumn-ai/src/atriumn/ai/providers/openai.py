@@ -130,7 +130,8 @@ class OpenAIAdapter(Adapter):
             }
         if stream:
             body["stream"] = True
-            body["stream_options"] = {"include_usage": True}
+            if self.name != "groq":  # Groq reports streamed usage in x_groq.usage (its SDK has no stream_options)
+                body["stream_options"] = {"include_usage": True}
         if req.extra_body:
             body.update(req.extra_body)
         return body
