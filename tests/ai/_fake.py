@@ -13,6 +13,8 @@ Used by the tests until (and alongside) the sandbox's own emulation. Models (any
 - ``fail-once-<status>``: fails with that status on the first call of a test, then behaves like echo.
 - ``stream-cut``: streams three words and drops the connection.
 - ``stream-error``: streams two words, then an error payload inside the 200 stream.
+- ``scorer``: scores ``{"items": [{id, content}]}`` by content length; content with ``SKIP`` gets no score, and
+  a batch containing ``FAIL`` answers 500.
 
 Every request is recorded (method, path, query, headers, JSON body) in ``server.requests``.
 """
@@ -99,6 +101,14 @@ class Turn:
             return f"tool said: {self.tool_result}", []
         if model == "json" and self.schema is not None:
             return json.dumps(_value_for(self.schema)), []
+        if model == "scorer":
+            items = json.loads(last_user)["items"]
+            scores = [
+                {"id": it["id"], "score": len(it["content"]), "reason": "length"}
+                for it in items
+                if "SKIP" not in it["content"]
+            ]
+            return json.dumps({"scores": scores}), []
         if model == "bad-json":
             return "this is not json", []
         if model in ("stream-cut", "stream-error"):
@@ -135,7 +145,9 @@ def make_app(state: FakeState) -> Starlette:
         state.requests.append(entry)
         return entry
 
-    def error_for(model: str) -> int | None:
+    def error_for(model: str, entry: dict[str, Any] | None = None) -> int | None:
+        if model == "scorer" and entry is not None and "FAIL" in json.dumps(entry["body"]):
+            return 500
         if model.startswith("error-"):
             return int(model.split("-")[1])
         if model.startswith("fail-once-"):
@@ -197,7 +209,7 @@ def make_app(state: FakeState) -> Starlette:
         body = entry["body"]
         groq = request.url.path.startswith("/openai/")
         model = body["model"]
-        status = error_for(model)
+        status = error_for(model, entry)
         if status:
             return openai_error(status)
         turn = openai_turn(body)
@@ -342,7 +354,7 @@ def make_app(state: FakeState) -> Starlette:
         model = body["model"]
         if "max_tokens" not in body:
             return anthropic_error(400)
-        status = error_for(model)
+        status = error_for(model, entry)
         if status:
             return anthropic_error(status)
         turn = anthropic_turn(body)
@@ -490,7 +502,7 @@ def make_app(state: FakeState) -> Starlette:
         entry = await record(request)
         target = request.path_params["target"]
         model, _, method = target.partition(":")
-        status = error_for(model)
+        status = error_for(model, entry)
         if status:
             return gemini_error(status)
         body = entry["body"]

@@ -16,6 +16,7 @@ from ._version import __version__
 register_component("ai", __version__)
 
 if TYPE_CHECKING:
+    from ._batch import BatchResult, ScoredItem, TextItem, amap_batch, map_batch
     from ._cache import CacheStats, MemoryCache, ResponseCache, SQLiteCache
     from ._capabilities import register_capabilities
     from ._chat import AsyncChatClient, AsyncChatStream, ChatClient, ChatStream, HealthStatus
@@ -69,6 +70,11 @@ _LAZY = {
     "ResponseCache": "._cache",
     "SQLiteCache": "._cache",
     "SSEDecoder": "._sse",
+    "BatchResult": "._batch",
+    "ScoredItem": "._batch",
+    "TextItem": "._batch",
+    "map_batch": "._batch",
+    "amap_batch": "._batch",
     "ServerSentEvent": "._sse",
     **dict.fromkeys(
         [
@@ -99,6 +105,7 @@ __all__ = [
     "AsyncChatClient",
     "AsyncChatStream",
     "Attempt",
+    "BatchResult",
     "Budget",
     "BudgetExceededError",
     "CacheStats",
@@ -120,11 +127,13 @@ __all__ = [
     "ResponseCache",
     "SQLiteCache",
     "SSEDecoder",
+    "ScoredItem",
     "ServerSentEvent",
     "StreamEvent",
     "StreamInterruptedError",
     "StructuredOutputError",
     "TextDelta",
+    "TextItem",
     "TextPart",
     "Tool",
     "ToolCall",
@@ -133,6 +142,8 @@ __all__ = [
     "Usage",
     "UsageEvent",
     "__version__",
+    "amap_batch",
+    "map_batch",
     "openai_compatible",
     "register_capabilities",
     "set_prices",

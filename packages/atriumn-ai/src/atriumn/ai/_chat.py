@@ -21,6 +21,8 @@ import attrs
 
 from atriumn.core import AsyncTransport, AtriumnError, CircuitBreakerPolicy, DecodeError, Transport
 
+from . import _batch
+from ._batch import ScoredItem
 from ._engine import Budget, Call, Engine, ProviderSpec, is_fallback_error, replay_events
 from ._errors import StreamInterruptedError
 from ._pricing import PriceTable
@@ -459,6 +461,33 @@ class ChatClient(_BaseClient):
             return HealthStatus(model=f"{provider}:{name}", ok=False, latency=time.perf_counter() - start, error=exc)
         return HealthStatus(model=f"{provider}:{name}", ok=True, latency=time.perf_counter() - start)
 
+    def score_texts(
+        self,
+        items: Sequence[Any],
+        *,
+        rubric: str,
+        model: str | None = None,
+        models: Sequence[str] | None = None,
+        batch_size: int = 10,
+        max_concurrency: int = 3,
+        progress: Any = None,
+    ) -> list[ScoredItem]:
+        """Score texts against a rubric, ``batch_size`` items per request (structured output), up to
+        ``max_concurrency`` requests at once. Items are validated before any call; results come in input order,
+        each with its score or its error; one failed request never stops the others."""
+        valid = _batch.validate_items(items)
+        if not rubric or not rubric.strip():
+            raise ValueError("rubric: must be a non-empty string")
+        groups = _batch.batches(valid, batch_size)
+
+        def score(group: list[_batch.TextItem]) -> ChatResponse:
+            system, user = _batch.scoring_messages(rubric, group)
+            kwargs: dict[str, Any] = {"models": models} if models is not None else {"model": model}
+            return self.chat(messages=user, system=system, response_format=_batch.SCORE_SCHEMA, **kwargs)
+
+        outcomes = _batch.map_batch(groups, score, max_concurrency=max_concurrency, progress=progress)
+        return [s for group, outcome in zip(groups, outcomes, strict=True) for s in _batch.scored(group, outcome)]
+
     def close(self) -> None:
         """Close the transport this client created (a shared one is left open)."""
         if self._own_transport:
@@ -712,6 +741,31 @@ class AsyncChatClient(_BaseClient):
         except AtriumnError as exc:
             return HealthStatus(model=f"{provider}:{name}", ok=False, latency=time.perf_counter() - start, error=exc)
         return HealthStatus(model=f"{provider}:{name}", ok=True, latency=time.perf_counter() - start)
+
+    async def score_texts(
+        self,
+        items: Sequence[Any],
+        *,
+        rubric: str,
+        model: str | None = None,
+        models: Sequence[str] | None = None,
+        batch_size: int = 10,
+        max_concurrency: int = 3,
+        progress: Any = None,
+    ) -> list[ScoredItem]:
+        """See :meth:`ChatClient.score_texts`."""
+        valid = _batch.validate_items(items)
+        if not rubric or not rubric.strip():
+            raise ValueError("rubric: must be a non-empty string")
+        groups = _batch.batches(valid, batch_size)
+
+        async def score(group: list[_batch.TextItem]) -> ChatResponse:
+            system, user = _batch.scoring_messages(rubric, group)
+            kwargs: dict[str, Any] = {"models": models} if models is not None else {"model": model}
+            return await self.chat(messages=user, system=system, response_format=_batch.SCORE_SCHEMA, **kwargs)
+
+        outcomes = await _batch.amap_batch(groups, score, max_concurrency=max_concurrency, progress=progress)
+        return [s for group, outcome in zip(groups, outcomes, strict=True) for s in _batch.scored(group, outcome)]
 
     async def aclose(self) -> None:
         """Close the transport this client created."""
