@@ -412,3 +412,44 @@ def test_secrets_never_in_reprs_logs_or_spans(
     for secret in secrets:
         for text in reprs + logged + traced:
             assert secret not in text
+
+
+# --- short-lived tokens with the default windows ------------------------------------------------------
+
+
+def test_short_lived_token_is_not_refreshed_on_every_call() -> None:
+    """Core's default windows (5 min / 30 s) shrink to L/2 and L/4 for a token of lifetime L (here 120 s)."""
+    from atriumn.core import TokenProvider
+
+    now = [1000.0]
+
+    class TwoMinuteTokens(TokenProvider):
+        issued = 0
+
+        def token_flow(self) -> Any:
+            self.issued += 1
+            return AccessToken(value=f"token-{self.issued}", expires_at=now[0] + 120)
+            yield  # a generator without requests
+
+    provider = TwoMinuteTokens()
+    cache = TokenCache(provider, clock=lambda: now[0])
+
+    def no_requests(op: Any) -> Any:
+        raise AssertionError("no request expected")
+
+    assert cache.get_token(no_requests).value == "token-1"
+    now[0] += 50  # 70 s left: more than half the lifetime
+    assert cache.get_token(no_requests).value == "token-1"
+    now[0] += 15  # 55 s left: inside the (shrunk) advisory window
+    assert cache.get_token(no_requests).value == "token-2"
+    assert provider.issued == 2
+
+
+def test_default_windows_give_one_refresh_per_expiry(short_ttl: Any) -> None:
+    provider = Recording(client_id=ADMIN_ID, client_secret=ADMIN_SECRET, base_url=short_ttl.url)
+    expiries = 2
+    with AuthClient(base_url=short_ttl.url, credentials=provider) as client:
+        while provider.cache.refresh_count <= expiries:
+            assert client.me().username == ADMIN_ID
+    assert provider.cache.refresh_count == expiries + 1
+    assert all(left is not None and left <= TTL / 2 for left in provider.left_at_refresh[1:])

@@ -13,6 +13,9 @@ style) and makes sure N concurrent callers — threads, tasks, or both — cause
   still-valid token; a failed advisory refresh is logged and the old token kept;
 - mandatory window (default 30 s before expiry, or no token): callers wait for the one refresh; a failure
   is raised to every waiter.
+
+Both windows shrink for short-lived tokens: for a token obtained by this cache with a lifetime of L seconds
+they are at most L/2 (advisory) and L/4 (mandatory), so a 2-minute token is not refreshed on every call.
 """
 
 from __future__ import annotations
@@ -367,6 +370,7 @@ class TokenCache:
         self._clock = clock
         self._cond = threading.Condition(threading.Lock())
         self._token: AccessToken | None = None
+        self._lifetime: float | None = None  # seconds the current token had left when this cache got it
         self._loaded = False
         self._refreshing = False
         self._error: BaseException | None = None
@@ -387,9 +391,12 @@ class TokenCache:
                 self._token = self.store.load(key)
         token = self._token
         left = token.expires_in(self._clock()) if token is not None else -1.0
-        if token is not None and not force and left > self.advisory_window:
+        advisory, mandatory = self.advisory_window, self.mandatory_window
+        if self._lifetime is not None:  # short-lived tokens get proportionally shorter windows
+            advisory, mandatory = min(advisory, self._lifetime / 2), min(mandatory, self._lifetime / 4)
+        if token is not None and not force and left > advisory:
             return USE, token
-        if token is not None and not force and left > self.mandatory_window:
+        if token is not None and not force and left > mandatory:
             if self._refreshing:
                 return USE, token
             self._refreshing = True
@@ -404,6 +411,8 @@ class TokenCache:
             self.refresh_count += 1
             if token is not None:
                 self._token = token
+                lifetime = token.expires_in(self._clock())
+                self._lifetime = lifetime if 0 < lifetime < float("inf") else None
                 key = self.provider.cache_key
                 if key is not None:
                     try:
