@@ -105,9 +105,13 @@ class _BaseClient:
         budget: Budget | float | None = None,
         circuit_breaker: CircuitBreakerPolicy | None = None,
         record_content: bool = False,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self._engine = Engine(
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
             api_keys=api_keys,
             base_urls=base_urls,
             providers=providers,
@@ -269,6 +273,7 @@ class ChatClient(_BaseClient):
         budget: a :class:`Budget` or an amount in USD.
         circuit_breaker: the policy of the breaker kept per ``provider:model``.
         record_content: record prompt and completion text on spans (off by default).
+        tracer_provider, meter_provider: OpenTelemetry providers (default: the global ones).
     """
 
     def __init__(

@@ -195,10 +195,13 @@ class Engine:
         budget: Budget | float | None = None,
         circuit_breaker: CircuitBreakerPolicy | None = None,
         record_content: bool = False,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         from atriumn.core._breaker import BreakerRegistry
 
+        self._otel = (tracer_provider, meter_provider)
         self.environ = os.environ if environ is None else environ
         self.api_keys = dict(api_keys or {})
         self.base_urls = dict(base_urls or {})
@@ -363,7 +366,7 @@ class Engine:
         if self._telemetry is None:
             from ._telemetry import GenAITelemetry
 
-            self._telemetry = GenAITelemetry()
+            self._telemetry = GenAITelemetry(*self._otel)
         return self._telemetry
 
 

@@ -23,14 +23,14 @@ __all__ = ["GenAITelemetry"]
 class GenAITelemetry:
     """The tracer and the two GenAI histograms."""
 
-    def __init__(self) -> None:
+    def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
         from opentelemetry import metrics, trace
 
         from ._version import __version__
 
         self.trace = trace
-        self.tracer = trace.get_tracer("atriumn.ai", __version__)
-        meter = metrics.get_meter("atriumn.ai", __version__)
+        self.tracer = trace.get_tracer("atriumn.ai", __version__, tracer_provider=tracer_provider)
+        meter = metrics.get_meter("atriumn.ai", __version__, meter_provider=meter_provider)
         self.tokens = meter.create_histogram(
             "gen_ai.client.token.usage", unit="{token}", description="Measures number of input and output tokens used."
         )

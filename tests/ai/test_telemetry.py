@@ -1,0 +1,89 @@
+"""OpenTelemetry GenAI spans and metrics; prompt and completion text only when opted in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from atriumn.ai import ChatClient
+from atriumn.core import RateLimitError
+
+
+@pytest.fixture
+def otel() -> tuple[InMemorySpanExporter, InMemoryMetricReader, dict[str, Any]]:
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    return (
+        exporter,
+        reader,
+        {"tracer_provider": tracer_provider, "meter_provider": MeterProvider(metric_readers=[reader])},
+    )
+
+
+def _metrics(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    data = reader.get_metrics_data()
+    assert data is not None
+    for rm in data.resource_metrics:
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                out.setdefault(m.name, []).extend(m.data.data_points)
+    return out
+
+
+def test_chat_span_attributes_and_metrics(env: dict[str, str], otel: Any) -> None:
+    exporter, reader, providers = otel
+    with ChatClient(max_retries=0, **providers) as client:
+        client.chat("anthropic:echo", "secret prompt words", max_tokens=20)
+        with client.stream("gemini:echo", "streamed prompt") as s:
+            s.final_response()
+        with pytest.raises(RateLimitError):
+            client.chat("openai:error-429", "x")
+    assert sorted(s.name for s in exporter.get_finished_spans()) == ["chat echo", "chat echo", "chat error-429"]
+    first = [s for s in exporter.get_finished_spans() if s.attributes["gen_ai.provider.name"] == "anthropic"][0]
+    attrs = dict(first.attributes)
+    assert attrs["gen_ai.operation.name"] == "chat"
+    assert attrs["gen_ai.request.model"] == "echo"
+    assert attrs["gen_ai.response.model"] == "echo"
+    assert attrs["gen_ai.request.max_tokens"] == 20
+    assert attrs["gen_ai.usage.input_tokens"] == 3
+    assert attrs["gen_ai.usage.output_tokens"] == 3
+    assert tuple(attrs["gen_ai.response.finish_reasons"]) == ("stop",)
+    assert not any("secret" in str(v) for v in attrs.values())
+    assert "gen_ai.input.messages" not in attrs
+    gemini = [s for s in exporter.get_finished_spans() if s.attributes["gen_ai.provider.name"] == "gcp.gemini"][0]
+    assert gemini.attributes["gen_ai.usage.output_tokens"] == 2
+    failed = [s for s in exporter.get_finished_spans() if s.attributes["gen_ai.request.model"] == "error-429"][0]
+    assert failed.attributes["error.type"] == "429"
+    assert not failed.status.is_ok
+    metrics = _metrics(reader)
+    tokens = metrics["gen_ai.client.token.usage"]
+    assert sorted(
+        (p.attributes["gen_ai.token.type"], p.sum)
+        for p in tokens
+        if p.attributes["gen_ai.provider.name"] == "anthropic"
+    ) == [
+        ("input", 3),
+        ("output", 3),
+    ]
+    durations = metrics["gen_ai.client.operation.duration"]
+    assert sum(p.count for p in durations) == 3
+    assert any(p.attributes.get("error.type") == "429" for p in durations)
+
+
+def test_content_recorded_only_when_opted_in(env: dict[str, str], otel: Any) -> None:
+    exporter, _, providers = otel
+    with ChatClient(record_content=True, **providers) as client:
+        client.chat("openai:echo", "visible prompt", system="sys")
+    (span,) = exporter.get_finished_spans()
+    assert "visible prompt" in span.attributes["gen_ai.input.messages"]
+    assert "visible prompt" in span.attributes["gen_ai.output.messages"]
+    assert "sys" in span.attributes["gen_ai.system_instructions"]
