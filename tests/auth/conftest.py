@@ -43,18 +43,18 @@ def confirmed_user(sandbox: Any, new_email: Callable[[], str]) -> str:
 
 @pytest.fixture(scope="session")
 def spans() -> Any:
-    """An in-memory span exporter installed as the global tracer provider (once per process)."""
+    """An in-memory span exporter on the global SDK tracer provider (installed if none is yet)."""
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        trace.set_tracer_provider(TracerProvider())
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
     exporter = InMemorySpanExporter()
-    provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-    if trace.get_tracer_provider() is not provider:
-        pytest.skip("another test installed a global tracer provider first")
     return exporter
 
 

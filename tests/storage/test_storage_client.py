@@ -200,3 +200,43 @@ async def test_async_client(
     async with AsyncStorageClient(base_url=sandbox.url, credentials=tenant_b) as other:
         with pytest.raises(NotFoundError):
             await other.generate_download_url(key=result.key)
+
+
+def test_presigned_urls_never_in_logs_spans_or_errors(
+    sandbox: Any, tenant_a: ClientCredentials, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    from urllib.parse import parse_qs, urlsplit
+
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        trace.set_tracer_provider(TracerProvider())
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    caplog.set_level(logging.DEBUG, logger="atriumn")
+
+    with StorageClient(base_url=sandbox.url, credentials=tenant_a) as client:
+        target = client.generate_upload_url(filename="s.txt", content_type="text/plain")
+        upload_to_url(target.upload_url, b"secret-free", content_type="text/plain", transport=client.transfer_transport)
+        url = client.generate_download_url(key=target.key).download_url
+        from atriumn.storage import download_from_url
+
+        download_from_url(url, tmp_path / "s.txt", transport=client.transfer_transport)
+        broken = url.replace("signature=", "signature=0")
+        with pytest.raises(PermissionDeniedError) as info:
+            download_from_url(broken, tmp_path / "t.txt", transport=client.transfer_transport)
+    signatures = [parse_qs(urlsplit(u).query)["signature"][0] for u in (target.upload_url, url, broken)]
+    logged = [r.getMessage() + repr(r.__dict__) for r in caplog.records]
+    traced = [f"{s.name} {dict(s.attributes or {})}" for s in exporter.get_finished_spans()]
+    assert any("/_blobs/" in t for t in traced), "no pre-signed request span recorded"
+    assert any("/_blobs/" in t for t in logged), "no pre-signed request logged"
+    for signature in signatures:
+        assert len(signature) > 16
+        for text in [*logged, *traced, str(info.value), info.value.url, repr(target)]:
+            assert signature not in text
