@@ -257,6 +257,12 @@ def test_user_session_from_a_refresh_token(sandbox: Any, confirmed_user: str) ->
         session = UserSession(refresh_token=tokens.refresh_token, base_url=sandbox.url)
         with AuthClient(base_url=sandbox.url, credentials=session) as as_user:
             assert as_user.me().username == confirmed_user
+        # Holding only a refresh token, logout still revokes the session on the server.
+        revoked = UserSession(refresh_token=tokens.refresh_token, base_url=sandbox.url)
+        revoked.logout()
+        assert not revoked.signed_in
+        with pytest.raises(AuthenticationError):
+            client.refresh(refresh_token=tokens.refresh_token or "")
 
 
 async def test_async_user_session(sandbox: Any, confirmed_user: str) -> None:

@@ -245,10 +245,15 @@ class UserSession(TokenProvider):
     # --- signing out -----------------------------------------------------------------------------------
 
     def logout(self, *, transport: Transport | None = None) -> None:
-        """Revoke the session on the server, then forget it here and in the keyring (even if revoking fails)."""
+        """Revoke the session on the server, then forget it here and in the keyring (even if revoking fails).
+
+        An expired access token is refreshed first, so the server revokes the session's refresh token too.
+        """
         token = self.cache.peek()
         try:
-            if token is not None and token.value:
+            if token is not None and (token.value or token.refresh_token):
+                if not token.value or token.expires_in() <= 0:  # revoking needs a live access token
+                    token = self.cache.get_token(lambda op: _send(transport, self.base_url, op))
                 _send(transport, self.base_url, ops.logout(access_token=token.value, base_url=self.base_url))
         except AuthenticationError:
             pass  # already invalid on the server: signed out either way
@@ -259,7 +264,13 @@ class UserSession(TokenProvider):
         """The async twin of :meth:`logout`."""
         token = self.cache.peek()
         try:
-            if token is not None and token.value:
+            if token is not None and (token.value or token.refresh_token):
+                if not token.value or token.expires_in() <= 0:
+
+                    async def run(op: Operation[Any]) -> Any:
+                        return await _send_async(transport, self.base_url, op)
+
+                    token = await self.cache.get_token_async(run)
                 await _send_async(
                     transport, self.base_url, ops.logout(access_token=token.value, base_url=self.base_url)
                 )
