@@ -194,3 +194,15 @@ async def test_async_fallback_embed_check_and_cache(env: dict[str, str], fake: F
         with pytest.raises(ServerError) as err:
             await client.stream("openai:stream-error", "x").final_response()
         assert err.value.partial_text == "one two"  # type: ignore[attr-defined]
+
+
+def test_embeddings_cached_per_text(env: dict[str, str], fake: FakeServer) -> None:
+    cache = MemoryCache()
+    with ChatClient(cache=cache) as client:
+        first = client.embed("openai:m", ["a", "bb"])
+        second = client.embed("openai:m", ["bb", "ccc", "a"])
+        assert len(fake.requests) == 2
+        assert fake.requests[-1]["body"]["input"] == ["ccc"]
+        assert second.vectors == (first.vectors[1], (3.0, 0.0, 0.5), first.vectors[0])
+        client.embed("openai:m", ["a"], cache=False)
+        assert len(fake.requests) == 3

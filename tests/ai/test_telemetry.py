@@ -48,7 +48,7 @@ def test_chat_span_attributes_and_metrics(env: dict[str, str], otel: Any) -> Non
         with pytest.raises(RateLimitError):
             client.chat("openai:error-429", "x")
     assert sorted(s.name for s in exporter.get_finished_spans()) == ["chat echo", "chat echo", "chat error-429"]
-    first = [s for s in exporter.get_finished_spans() if s.attributes["gen_ai.provider.name"] == "anthropic"][0]
+    first = next(s for s in exporter.get_finished_spans() if s.attributes["gen_ai.provider.name"] == "anthropic")
     attrs = dict(first.attributes)
     assert attrs["gen_ai.operation.name"] == "chat"
     assert attrs["gen_ai.request.model"] == "echo"
@@ -59,9 +59,9 @@ def test_chat_span_attributes_and_metrics(env: dict[str, str], otel: Any) -> Non
     assert tuple(attrs["gen_ai.response.finish_reasons"]) == ("stop",)
     assert not any("secret" in str(v) for v in attrs.values())
     assert "gen_ai.input.messages" not in attrs
-    gemini = [s for s in exporter.get_finished_spans() if s.attributes["gen_ai.provider.name"] == "gcp.gemini"][0]
+    gemini = next(s for s in exporter.get_finished_spans() if s.attributes["gen_ai.provider.name"] == "gcp.gemini")
     assert gemini.attributes["gen_ai.usage.output_tokens"] == 2
-    failed = [s for s in exporter.get_finished_spans() if s.attributes["gen_ai.request.model"] == "error-429"][0]
+    failed = next(s for s in exporter.get_finished_spans() if s.attributes["gen_ai.request.model"] == "error-429")
     assert failed.attributes["error.type"] == "429"
     assert not failed.status.is_ok
     metrics = _metrics(reader)
@@ -87,3 +87,33 @@ def test_content_recorded_only_when_opted_in(env: dict[str, str], otel: Any) -> 
     assert "visible prompt" in span.attributes["gen_ai.input.messages"]
     assert "visible prompt" in span.attributes["gen_ai.output.messages"]
     assert "sys" in span.attributes["gen_ai.system_instructions"]
+
+
+def test_core_http_spans_nest_under_the_chat_span(env: dict[str, str]) -> None:
+    from opentelemetry import trace
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    original = trace._TRACER_PROVIDER  # type: ignore[attr-defined]
+    trace._TRACER_PROVIDER = provider  # type: ignore[attr-defined]  # core's spans use the global provider
+    try:
+        import atriumn.core._telemetry as core_telemetry
+
+        saved = core_telemetry._instruments
+        core_telemetry._instruments = None
+        try:
+            with ChatClient(tracer_provider=provider) as client:
+                client.chat("groq:echo", "x")
+        finally:
+            core_telemetry._instruments = saved
+    finally:
+        trace._TRACER_PROVIDER = original  # type: ignore[attr-defined]
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    chat = spans["chat echo"]
+    op = spans["groq.chat"]
+    http = spans["POST"]
+    assert op.parent is not None
+    assert op.parent.span_id == chat.context.span_id
+    assert http.parent is not None
+    assert http.parent.span_id == op.context.span_id

@@ -85,6 +85,21 @@ class ResponseCache:
         now = self._clock()
         self._store(key, _encode(response, events), now + self.ttl if self.ttl is not None else None)
 
+    def get_vector(self, key: str) -> tuple[float, ...] | None:
+        """A cached embedding vector."""
+        raw = self._load(key, self._clock())
+        with self._counter_lock:
+            if raw is None:
+                self._misses += 1
+            else:
+                self._hits += 1
+        return None if raw is None else tuple(json.loads(raw))
+
+    def put_vector(self, key: str, vector: Sequence[float]) -> None:
+        """Store an embedding vector."""
+        now = self._clock()
+        self._store(key, json.dumps(list(vector)), now + self.ttl if self.ttl is not None else None)
+
     def stats(self) -> CacheStats:
         """Hits, misses and current size."""
         return CacheStats(hits=self._hits, misses=self._misses, size=self._size())

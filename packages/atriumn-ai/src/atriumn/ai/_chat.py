@@ -145,9 +145,9 @@ class _BaseClient:
             headers={**base.extra_headers, **adapter.default_headers()},
         )
 
-    def _embed_batches(
-        self, model: str | None, texts: Sequence[str], batch_size: int | None
-    ) -> tuple[str, Any, list[list[str]]]:
+    def _embed_plan(
+        self, model: str | None, texts: Sequence[str], batch_size: int | None, use_cache: bool
+    ) -> _EmbedPlan:
         if isinstance(texts, str):
             raise ValueError("texts: expected a list of strings, got one string")
         items = list(texts)
@@ -158,25 +158,54 @@ class _BaseClient:
         adapter = self._engine.adapter(provider)
         if not adapter.embed_batch_size:
             raise ValueError(f"model: {provider} has no embeddings in this SDK (use openai or gemini)")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError("batch_size: must be >= 1")
         size = min(batch_size or adapter.embed_batch_size, adapter.embed_batch_size)
-        return name, adapter, [items[i : i + size] for i in range(0, len(items), size)]
+        return _EmbedPlan(self._engine, adapter, name, items, size, self._engine.cache if use_cache else None)
 
-    def _embeddings(self, adapter: Any, model: str, docs: list[tuple[Any, int]]) -> Embeddings:
-        vectors: list[tuple[float, ...]] = []
-        usage = Usage()
-        for doc, count in docs:
-            got, batch_usage = adapter.parse_embed(doc, count)
-            if len(got) != count:
-                raise DecodeError(f"{adapter.name} returned {len(got)} embeddings for {count} texts")
-            vectors.extend(got)
-            usage = usage + batch_usage
-        full = f"{adapter.config.name}:{model}"
+
+class _EmbedPlan:
+    """One embed call (sans-IO): cached vectors first, the rest in batches under the provider's limit."""
+
+    def __init__(self, engine: Engine, adapter: Any, model: str, texts: list[str], size: int, cache: Any) -> None:
+        self.engine = engine
+        self.adapter = adapter
+        self.model = model
+        self.texts = texts
+        self.cache = cache
+        self.vectors: list[tuple[float, ...] | None] = [None] * len(texts)
+        self.usage = Usage()
+        self.keys: list[str] = []
+        if cache is not None:
+            import hashlib
+
+            prefix = f"embed\0{adapter.config.name}\0{adapter.config.base_url}\0{model}\0"
+            self.keys = [hashlib.sha256((prefix + t).encode()).hexdigest() for t in texts]
+            self.vectors = [cache.get_vector(k) for k in self.keys]
+        missing = [i for i, v in enumerate(self.vectors) if v is None]
+        self.batches = [missing[i : i + size] for i in range(0, len(missing), size)]
+
+    def operation(self, batch: list[int]) -> Any:
+        return self.adapter.embed_operation(self.model, [self.texts[i] for i in batch])
+
+    def absorb(self, batch: list[int], content: bytes) -> None:
+        got, usage = self.adapter.parse_embed(_load(content, self.adapter.name), len(batch))
+        if len(got) != len(batch):
+            raise DecodeError(f"{self.adapter.name} returned {len(got)} embeddings for {len(batch)} texts")
+        for i, vector in zip(batch, got, strict=True):
+            self.vectors[i] = vector
+            if self.cache is not None:
+                self.cache.put_vector(self.keys[i], vector)
+        self.usage = self.usage + usage
+
+    def result(self) -> Embeddings:
+        full = f"{self.adapter.config.name}:{self.model}"
         return Embeddings(
-            vectors=tuple(vectors),
-            model=model,
-            provider=adapter.config.name,
-            usage=usage,
-            cost=self._engine.prices.cost(full, usage),
+            vectors=tuple(v for v in self.vectors if v is not None),
+            model=self.model,
+            provider=self.adapter.config.name,
+            usage=self.usage,
+            cost=self.engine.prices.cost(full, self.usage),
         )
 
 
@@ -354,7 +383,8 @@ class ChatClient(_BaseClient):
                 entry = call.begin()
                 if entry is not None:
                     return call.from_cache(entry)
-                response = self._transport(call.adapter).send(call.adapter.chat_operation(call.req, stream=False))
+                with call.activate():
+                    response = self._transport(call.adapter).send(call.adapter.chat_operation(call.req, stream=False))
                 try:
                     content = response.read()
                 finally:
@@ -419,7 +449,8 @@ class ChatClient(_BaseClient):
                 if entry is not None:
                     yield from replay_events(call.from_cache(entry), entry.events)
                     return
-                response = self._transport(call.adapter).send(call.adapter.chat_operation(call.req, stream=True))
+                with call.activate():
+                    response = self._transport(call.adapter).send(call.adapter.chat_operation(call.req, stream=True))
                 try:
                     call.stream_opened(response.headers)
                     for chunk in response.iter_bytes():
@@ -438,19 +469,22 @@ class ChatClient(_BaseClient):
             yield FinishEvent(final.finish_reason, chain.succeeded(call, final.response))
             return
 
-    def embed(self, model: str | None, texts: Sequence[str], *, batch_size: int | None = None) -> Embeddings:
-        """Embed ``texts`` (OpenAI or Gemini), in batches under the provider's limit; vectors in input order."""
-        name, adapter, batches = self._embed_batches(model, texts, batch_size)
-        transport = self._transport(adapter)
-        docs: list[tuple[Any, int]] = []
-        for batch in batches:
-            response = transport.send(adapter.embed_operation(name, batch))
+    def embed(
+        self, model: str | None, texts: Sequence[str], *, batch_size: int | None = None, cache: bool = True
+    ) -> Embeddings:
+        """Embed ``texts`` (OpenAI or Gemini), in batches under the provider's limit; vectors in input order.
+        With a response cache, vectors are cached per text."""
+        plan = self._embed_plan(model, texts, batch_size, cache)
+        transport = self._transport(plan.adapter) if plan.batches else None
+        for batch in plan.batches:
+            assert transport is not None
+            response = transport.send(plan.operation(batch))
             try:
                 content = response.read()
             finally:
                 response.close()
-            docs.append((_load(content, adapter.name), len(batch)))
-        return self._embeddings(adapter, name, docs)
+            plan.absorb(batch, content)
+        return plan.result()
 
     def check(self, model: str | None = None) -> HealthStatus:
         """The cheapest real call the provider allows (a model lookup): latency, or the error. Never raises
@@ -640,7 +674,10 @@ class AsyncChatClient(_BaseClient):
                 entry = call.begin()
                 if entry is not None:
                     return call.from_cache(entry)
-                response = await self._transport(call.adapter).send(call.adapter.chat_operation(call.req, stream=False))
+                with call.activate():
+                    response = await self._transport(call.adapter).send(
+                        call.adapter.chat_operation(call.req, stream=False)
+                    )
                 try:
                     content = await response.aread()
                 finally:
@@ -701,7 +738,10 @@ class AsyncChatClient(_BaseClient):
                     for event in replay_events(call.from_cache(entry), entry.events):
                         yield event
                     return
-                response = await self._transport(call.adapter).send(call.adapter.chat_operation(call.req, stream=True))
+                with call.activate():
+                    response = await self._transport(call.adapter).send(
+                        call.adapter.chat_operation(call.req, stream=True)
+                    )
                 try:
                     call.stream_opened(response.headers)
                     async for chunk in response.aiter_bytes():
@@ -720,19 +760,21 @@ class AsyncChatClient(_BaseClient):
             yield FinishEvent(final.finish_reason, chain.succeeded(call, final.response))
             return
 
-    async def embed(self, model: str | None, texts: Sequence[str], *, batch_size: int | None = None) -> Embeddings:
+    async def embed(
+        self, model: str | None, texts: Sequence[str], *, batch_size: int | None = None, cache: bool = True
+    ) -> Embeddings:
         """See :meth:`ChatClient.embed`."""
-        name, adapter, batches = self._embed_batches(model, texts, batch_size)
-        transport = self._transport(adapter)
-        docs: list[tuple[Any, int]] = []
-        for batch in batches:
-            response = await transport.send(adapter.embed_operation(name, batch))
+        plan = self._embed_plan(model, texts, batch_size, cache)
+        transport = self._transport(plan.adapter) if plan.batches else None
+        for batch in plan.batches:
+            assert transport is not None
+            response = await transport.send(plan.operation(batch))
             try:
                 content = await response.aread()
             finally:
                 await response.aclose()
-            docs.append((_load(content, adapter.name), len(batch)))
-        return self._embeddings(adapter, name, docs)
+            plan.absorb(batch, content)
+        return plan.result()
 
     async def check(self, model: str | None = None) -> HealthStatus:
         """See :meth:`ChatClient.check`."""

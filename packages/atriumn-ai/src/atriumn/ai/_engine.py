@@ -9,6 +9,7 @@ completing the response (cost, rate limits, structured output) — so that the s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -411,6 +412,15 @@ class Call:
         self.span = self.engine.telemetry().start(self.req, self.stream, self.engine.record_content)
         self.start = time.perf_counter()
         return None
+
+    def activate(self) -> contextlib.AbstractContextManager[Any]:
+        """Make this call's span current while sending, so the core's HTTP spans nest under ``chat {model}``."""
+        span = self.span
+        if span is None or not span.is_recording():
+            return contextlib.nullcontext()
+        return self.engine.telemetry().trace.use_span(  # type: ignore[no-any-return]
+            span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+        )
 
     def from_cache(self, entry: CacheEntry) -> ChatResponse:
         """A cache hit as this call's response (structured output parsed again: classes are not stored)."""
