@@ -1,0 +1,406 @@
+"""Benchmark of atriumn-ai's chat client against a bare httpx2 floor and the official SDKs, in one run.
+
+Cases, each sync and async: a non-streamed chat (calls/s) and consuming a 50- and a 200-chunk stream
+(streams/s), for OpenAI's and Anthropic's wire formats:
+
+- ``floor``: a bare ``httpx2`` POST with ``json.loads`` (streams: ``iter_lines`` and ``json.loads`` per event);
+- ``atriumn``: ``ChatClient.chat`` / ``ChatClient.stream`` (typed events, usage, the final response);
+- ``sdk``: the official ``openai`` / ``anthropic`` package.
+
+Rounds are interleaved (every case once per round, in turn) and medians reported. The server is a lean
+asyncio HTTP/1.1 server in its own process (pinned to its own core when there are two) answering with
+pre-built bodies, streams as one HTTP chunk per event, so the client side is what is measured.
+
+    python tests/benchmarks/bench_ai.py [--rounds 5] [--calls 300] [--streams 60]
+
+Prints a markdown section (``nox -s bench`` collects it into docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+KEY = "test-bench-key"
+
+
+# --- the server --------------------------------------------------------------------------------------------
+
+
+def _http(body: bytes, content_type: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type + b"\r\nx-request-id: bench\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+
+
+def _chunked(events: list[bytes]) -> bytes:
+    out = [
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nx-request-id: bench\r\n"
+        b"transfer-encoding: chunked\r\n\r\n"
+    ]
+    for e in events:
+        out.append(f"{len(e):x}\r\n".encode() + e + b"\r\n")
+    out.append(b"0\r\n\r\n")
+    return b"".join(out)
+
+
+def _openai_responses() -> dict[bytes, bytes]:
+    usage = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+    doc = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "hello there world"}, "finish_reason": "stop"}
+        ],
+        "usage": usage,
+    }
+    out = {b"openai": _http(json.dumps(doc).encode(), b"application/json")}
+    for n in (50, 200):
+        base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+        events = []
+        for i in range(n):
+            chunk = {**base, "choices": [{"index": 0, "delta": {"content": f" w{i}"}, "finish_reason": None}]}
+            events.append(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+        events.append(
+            b"data: "
+            + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}).encode()
+            + b"\n\n"
+        )
+        events.append(b"data: " + json.dumps({**base, "choices": [], "usage": usage}).encode() + b"\n\n")
+        events.append(b"data: [DONE]\n\n")
+        out[f"openai{n}".encode()] = _chunked(events)
+    return out
+
+
+def _anthropic_responses() -> dict[bytes, bytes]:
+    doc = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "m",
+        "content": [{"type": "text", "text": "hello there world"}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 5, "output_tokens": 3},
+    }
+    out = {b"anthropic": _http(json.dumps(doc).encode(), b"application/json")}
+    for n in (50, 200):
+
+        def ev(name: str, d: dict[str, Any]) -> bytes:
+            return f"event: {name}\ndata: {json.dumps(d)}\n\n".encode()
+
+        events = [
+            ev(
+                "message_start",
+                {
+                    "type": "message_start",
+                    "message": {
+                        **doc,
+                        "content": [],
+                        "stop_reason": None,
+                        "usage": {"input_tokens": 5, "output_tokens": 1},
+                    },
+                },
+            ),
+            ev(
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            ),
+        ]
+        for i in range(n):
+            events.append(
+                ev(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": f" w{i}"}},
+                )
+            )
+        events += [
+            ev("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            ev(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": n},
+                },
+            ),
+            ev("message_stop", {"type": "message_stop"}),
+        ]
+        out[f"anthropic{n}".encode()] = _chunked(events)
+    return out
+
+
+RESPONSES = {**_openai_responses(), **_anthropic_responses()}
+
+
+class _Proto(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.buf = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buf[:end].lower()
+            length = 0
+            i = head.find(b"content-length:")
+            if i >= 0:
+                length = int(head[i + 15 :].split(b"\r\n", 1)[0])
+            total = end + 4 + length
+            if len(self.buf) < total:
+                return
+            body = self.buf[end + 4 : total]
+            self.buf = self.buf[total:]
+            kind = b"anthropic" if b"/messages" in head[:80] else b"openai"
+            if b'"stream":true' in body or b'"stream": true' in body:
+                kind += b"200" if b"chunks-200" in body else b"50"
+            self.transport.write(RESPONSES[kind])  # type: ignore[attr-defined]
+
+
+def _serve(sock: socket.socket, cpu: int | None) -> None:
+    if cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(_Proto, sock=sock, backlog=1024)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+@contextmanager
+def server() -> Iterator[str]:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    port = sock.getsockname()[1]
+    two = (os.cpu_count() or 1) > 1
+    proc = mp.get_context("fork").Process(target=_serve, args=(sock, 1 if two else None), daemon=True)
+    proc.start()
+    sock.close()
+    if two and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {0})
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.join(5)
+
+
+# --- the cases ---------------------------------------------------------------------------------------------
+
+MESSAGES = [{"role": "user", "content": "hello there world"}]
+
+
+def sync_cases(url: str) -> dict[str, Callable[[str, int], None]]:
+    import anthropic
+    import httpx2
+    import openai
+
+    from atriumn.ai import ChatClient
+
+    bare = httpx2.Client()
+    ours = ChatClient(api_keys={"openai": KEY, "anthropic": KEY}, base_urls={"openai": url + "/v1", "anthropic": url})
+    oai = openai.OpenAI(api_key=KEY, base_url=url + "/v1")
+    ant = anthropic.Anthropic(api_key=KEY, base_url=url)
+    headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
+
+    def floor(provider: str, n: int) -> None:
+        path = "/v1/chat/completions" if provider == "openai" else "/v1/messages"
+        body: dict[str, Any] = {"model": f"chunks-{n}" if n else "m", "messages": MESSAGES, "max_tokens": 64}
+        if not n:
+            json.loads(bare.post(url + path, content=json.dumps(body).encode(), headers=headers).content)
+            return
+        body["stream"] = True
+        with bare.stream("POST", url + path, content=json.dumps(body).encode(), headers=headers) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    json.loads(line[6:])
+
+    def atriumn(provider: str, n: int) -> None:
+        if not n:
+            ours.chat(f"{provider}:m", MESSAGES, max_tokens=64)
+            return
+        with ours.stream(f"{provider}:chunks-{n}", MESSAGES, max_tokens=64) as s:
+            for _ in s:
+                pass
+
+    def sdk(provider: str, n: int) -> None:
+        if provider == "openai":
+            if not n:
+                oai.chat.completions.create(model="m", messages=MESSAGES, max_completion_tokens=64)  # type: ignore[arg-type]
+                return
+            for _ in oai.chat.completions.create(
+                model=f"chunks-{n}",
+                messages=MESSAGES,
+                max_completion_tokens=64,
+                stream=True,
+                stream_options={"include_usage": True},  # type: ignore[arg-type]
+            ):
+                pass
+            return
+        if not n:
+            ant.messages.create(model="m", messages=MESSAGES, max_tokens=64)  # type: ignore[arg-type]
+            return
+        for _ in ant.messages.create(model=f"chunks-{n}", messages=MESSAGES, max_tokens=64, stream=True):  # type: ignore[arg-type]
+            pass
+
+    return {"floor": floor, "atriumn": atriumn, "sdk": sdk}
+
+
+def async_cases(url: str) -> dict[str, Callable[[str, int], Any]]:
+    import anthropic
+    import httpx2
+    import openai
+
+    from atriumn.ai import AsyncChatClient
+
+    bare = httpx2.AsyncClient()
+    ours = AsyncChatClient(
+        api_keys={"openai": KEY, "anthropic": KEY}, base_urls={"openai": url + "/v1", "anthropic": url}
+    )
+    oai = openai.AsyncOpenAI(api_key=KEY, base_url=url + "/v1")
+    ant = anthropic.AsyncAnthropic(api_key=KEY, base_url=url)
+    headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
+
+    async def floor(provider: str, n: int) -> None:
+        path = "/v1/chat/completions" if provider == "openai" else "/v1/messages"
+        body: dict[str, Any] = {"model": f"chunks-{n}" if n else "m", "messages": MESSAGES, "max_tokens": 64}
+        if not n:
+            json.loads((await bare.post(url + path, content=json.dumps(body).encode(), headers=headers)).content)
+            return
+        body["stream"] = True
+        async with bare.stream("POST", url + path, content=json.dumps(body).encode(), headers=headers) as r:
+            async for line in r.aiter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    json.loads(line[6:])
+
+    async def atriumn(provider: str, n: int) -> None:
+        if not n:
+            await ours.chat(f"{provider}:m", MESSAGES, max_tokens=64)
+            return
+        async with ours.stream(f"{provider}:chunks-{n}", MESSAGES, max_tokens=64) as s:
+            async for _ in s:
+                pass
+
+    async def sdk(provider: str, n: int) -> None:
+        if provider == "openai":
+            if not n:
+                await oai.chat.completions.create(model="m", messages=MESSAGES, max_completion_tokens=64)  # type: ignore[arg-type]
+                return
+            stream = await oai.chat.completions.create(
+                model=f"chunks-{n}",
+                messages=MESSAGES,
+                max_completion_tokens=64,
+                stream=True,
+                stream_options={"include_usage": True},  # type: ignore[arg-type]
+            )
+            async for _ in stream:
+                pass
+            return
+        if not n:
+            await ant.messages.create(model="m", messages=MESSAGES, max_tokens=64)  # type: ignore[arg-type]
+            return
+        stream2 = await ant.messages.create(model=f"chunks-{n}", messages=MESSAGES, max_tokens=64, stream=True)  # type: ignore[arg-type]
+        async for _ in stream2:
+            pass
+
+    return {"floor": floor, "atriumn": atriumn, "sdk": sdk}
+
+
+def import_time(module: str) -> float:
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+        times.append(time.perf_counter() - start)
+    base = []
+    for _ in range(5):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        base.append(time.perf_counter() - start)
+    return statistics.median(times) - statistics.median(base)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--streams", type=int, default=60)
+    args = parser.parse_args()
+
+    workloads = [(p, n) for p in ("openai", "anthropic") for n in (0, 50, 200)]
+    results: dict[tuple[str, str, str, int], list[float]] = {}
+    with server() as url:
+        sync = sync_cases(url)
+        loop = asyncio.new_event_loop()
+        asynchronous = async_cases(url)
+        for fn in sync.values():  # warm up every pool and code path
+            for p, n in workloads:
+                fn(p, n)
+        for afn in asynchronous.values():
+            for p, n in workloads:
+                loop.run_until_complete(afn(p, n))
+        for _ in range(args.rounds):
+            for p, n in workloads:
+                count = args.calls if n == 0 else max(5, args.streams * 50 // n)
+                for name, fn in sync.items():
+                    start = time.perf_counter()
+                    for _ in range(count):
+                        fn(p, n)
+                    results.setdefault(("sync", name, p, n), []).append(count / (time.perf_counter() - start))
+                for name, afn in asynchronous.items():
+
+                    async def run(afn: Any = afn, p: str = p, n: int = n, count: int = count) -> None:
+                        for _ in range(count):
+                            await afn(p, n)
+
+                    start = time.perf_counter()
+                    loop.run_until_complete(run())
+                    results.setdefault(("async", name, p, n), []).append(count / (time.perf_counter() - start))
+        loop.close()
+
+    print("## ai\n")
+    print(
+        "`ChatClient` vs a bare httpx2 POST + `json.loads` (streams: `iter_lines` + `json.loads` per event) and the "
+        f"official SDKs; {args.rounds} interleaved rounds, medians, per second (higher is better).\n"
+    )
+    print("| mode | provider | workload | floor | atriumn | sdk | atriumn / floor | atriumn / sdk |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    for mode in ("sync", "async"):
+        for p, n in workloads:
+            med = {name: statistics.median(results[(mode, name, p, n)]) for name in ("floor", "atriumn", "sdk")}
+            label = "chat" if n == 0 else f"{n}-chunk stream"
+            print(
+                f"| {mode} | {p} | {label} | {med['floor']:.0f} | {med['atriumn']:.0f} | {med['sdk']:.0f} | "
+                f"{med['atriumn'] / med['floor']:.2f}× | {med['atriumn'] / med['sdk']:.2f}× |"
+            )
+    ours = import_time("atriumn.ai")
+    theirs = import_time("openai")
+    print(
+        f"\nImport time (median of 5, minus interpreter start): `import atriumn.ai` {ours * 1000:.0f} ms, "
+        f"`import openai` {theirs * 1000:.0f} ms ({ours / theirs:.2f}×)."
+    )
+
+
+if __name__ == "__main__":
+    main()
