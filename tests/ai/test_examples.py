@@ -1,0 +1,61 @@
+"""The AI examples in docs/examples run, as written: chat ones against the provider emulation, the prompts one
+against the sandbox."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ._fake import FakeServer
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+
+
+def test_chat_example(
+    env: dict[str, str], fake: FakeServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ATRIUMN_AI_MODEL", "gemini:tool")
+    runpy.run_path(str(EXAMPLES / "ai_chat.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "Say hello in five words." in out  # the emulation's tool model echoes without tools
+    assert "finish: stop" in out
+    assert 'tool said: {"city": "test", "temperature": 21, "unit": "test"}' in out
+    assert [r["path"] for r in fake.requests].count("/v1beta/models/tool:generateContent") == 3
+
+
+def test_structured_example(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ATRIUMN_AI_MODEL", "openai:json")
+    # The emulation's json model answers any schema; score_texts needs the scorer model, so point it there.
+    import atriumn.ai._chat as chat
+
+    original = chat.ChatClient.score_texts
+
+    def score_with_scorer(self: Any, items: Any, **kw: Any) -> Any:
+        kw["model"] = "openai:scorer"
+        return original(self, items, **kw)
+
+    monkeypatch.setattr(chat.ChatClient, "score_texts", score_with_scorer)
+    runpy.run_path(str(EXAMPLES / "ai_structured.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "Review(sentiment='test', stars=1, summary='test')" in out
+    assert "t0 16.0" in out
+    assert "t1 17.0" in out
+
+
+def test_prompts_example(
+    atriumn_sandbox: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ATRIUMN_API_KEY", raising=False)
+    monkeypatch.setenv("ATRIUMN_API_BASE_URL", atriumn_sandbox.url)
+    monkeypatch.setenv("ATRIUMN_CLIENT_ID", atriumn_sandbox.admin_client_id)
+    monkeypatch.setenv("ATRIUMN_CLIENT_SECRET", atriumn_sandbox.admin_client_secret)
+    runpy.run_path(str(EXAMPLES / "ai_prompts.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "Write a welcome note for Ada joining Atriumn." in out
+    assert "welcome 1" in out
+    assert "'output': 'A long text to summarise.'" in out
