@@ -1,0 +1,129 @@
+"""``atriumn ai chat`` and ``atriumn ai prompts list|create|render`` (the ``atriumn.cli`` entry point)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from atriumn.core.cli import Output, credentials_for
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Add the ``ai`` commands to the ``atriumn`` parser."""
+    ai = sub.add_parser("ai", help="chat with LLM providers; manage prompts")
+    cmds = ai.add_subparsers(dest="ai_command", required=True)
+
+    chat = cmds.add_parser("chat", help="send a message and stream the answer to the terminal")
+    chat.add_argument("message", help="the message (use - to read stdin)")
+    chat.add_argument("--model", "-m", help="provider:model (default: $ATRIUMN_AI_MODEL)")
+    chat.add_argument("--system", help="a system prompt")
+    chat.add_argument("--max-tokens", type=int)
+    chat.add_argument("--temperature", type=float)
+    chat.set_defaults(handler=_chat)
+
+    prompts = cmds.add_parser("prompts", help="manage prompts of the Atriumn AI API")
+    pcmds = prompts.add_subparsers(dest="prompts_command", required=True)
+    ls = pcmds.add_parser("list", help="list prompts")
+    ls.add_argument("--model-id")
+    ls.add_argument("--tag", action="append", default=[])
+    ls.set_defaults(handler=_list)
+    create = pcmds.add_parser("create", help="create a prompt")
+    create.add_argument("--name", required=True)
+    create.add_argument("--template", required=True, help="the template, with {{variable}} placeholders")
+    create.add_argument("--model-id")
+    create.add_argument("--description")
+    create.add_argument("--tag", action="append", default=[])
+    create.set_defaults(handler=_create)
+    render = pcmds.add_parser("render", help="render a prompt with variables (client-side)")
+    render.add_argument("id")
+    render.add_argument("--var", action="append", default=[], metavar="NAME=VALUE")
+    render.set_defaults(handler=_render)
+
+
+def _chat(args: argparse.Namespace, out: Output) -> int | None:
+    from atriumn.ai import ChatClient, FinishEvent, TextDelta
+
+    message = sys.stdin.read() if args.message == "-" else args.message
+    with ChatClient() as client:
+        stream = client.stream(
+            args.model, message, system=args.system, max_tokens=args.max_tokens, temperature=args.temperature
+        )
+        final = None
+        with stream:
+            for event in stream:
+                if isinstance(event, TextDelta):
+                    out.text(event.text, end="")
+                elif isinstance(event, FinishEvent):
+                    final = event.response
+        out.text()
+    if final is not None:
+        usage = final.usage
+        summary = {
+            "provider": final.provider,
+            "model": final.model,
+            "text": final.text,
+            "finish_reason": final.finish_reason,
+            "input_tokens": usage.input_tokens if usage else None,
+            "output_tokens": usage.output_tokens if usage else None,
+            "cost_usd": float(final.cost.total) if final.cost else None,
+        }
+        if out.json_mode:
+            out.data(summary)
+        else:
+            cost = f", ${summary['cost_usd']:.6f}" if summary["cost_usd"] is not None else ""
+            out.note(
+                f"[{final.provider}:{final.model} · {summary['input_tokens']} in / "
+                f"{summary['output_tokens']} out tokens{cost}]"
+            )
+    return None
+
+
+def _ai_client(args: argparse.Namespace) -> Any:
+    from atriumn.ai import AIClient
+
+    return AIClient(credentials=credentials_for(args))
+
+
+def _list(args: argparse.Namespace, out: Output) -> int | None:
+    with _ai_client(args) as client:
+        prompts = list(client.list_prompts(model_id=args.model_id, tags=args.tag or None))
+
+    def table(rows: list[Any]) -> str:
+        if not rows:
+            return "(no prompts)"
+        lines = [f"{'ID':36}  {'VERSION':>7}  NAME"]
+        lines += [f"{p.id:36}  {p.version or 0:>7}  {p.name}" for p in rows]
+        return "\n".join(lines)
+
+    out.data(prompts, human=table)
+    return None
+
+
+def _create(args: argparse.Namespace, out: Output) -> int | None:
+    with _ai_client(args) as client:
+        prompt = client.create_prompt(
+            name=args.name,
+            template=args.template,
+            model_id=args.model_id,
+            description=args.description,
+            tags=args.tag or None,
+        )
+    out.data(prompt, human=f"created prompt {prompt.id} ({prompt.name}, version {prompt.version})")
+    return None
+
+
+def _render(args: argparse.Namespace, out: Output) -> int | None:
+    variables: dict[str, str] = {}
+    for pair in args.var:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--var: expected NAME=VALUE, got {pair!r}")
+        variables[name] = value
+    with _ai_client(args) as client:
+        prompt = client.get_prompt(args.id)
+    text = prompt.render(**variables)
+    out.data({"id": prompt.id, "rendered": text}, human=text)
+    return None
