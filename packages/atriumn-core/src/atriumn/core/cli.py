@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-__all__ = ["EXIT_API_ERROR", "EXIT_OK", "EXIT_USAGE", "Output", "main"]
+__all__ = ["EXIT_API_ERROR", "EXIT_OK", "EXIT_USAGE", "Output", "credentials_for", "main"]
 
 EXIT_OK, EXIT_API_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -55,6 +56,22 @@ class Output:
     def note(self, line: str) -> None:
         """Print a message for the human on stderr (kept out of ``--json`` output)."""
         self.stderr.write(line + "\n")
+
+
+def credentials_for(args: argparse.Namespace) -> Any:
+    """The credential a subcommand should use.
+
+    With ``atriumn-auth`` installed: ``DefaultCredential`` (``ATRIUMN_API_KEY``, client credentials from the
+    environment, then the ``--profile`` session saved by ``atriumn auth login``). Without it: the token in
+    ``ATRIUMN_API_KEY``.
+    """
+    try:
+        from atriumn.auth import DefaultCredential
+    except ImportError:
+        from ._credentials import EnvironmentToken
+
+        return EnvironmentToken("ATRIUMN_API_KEY")
+    return DefaultCredential(profile=args.profile)
 
 
 def _jsonable(value: Any) -> Any:
@@ -123,6 +140,17 @@ def _hint(exc: BaseException) -> str:
     return "try again; if it persists, report the request id"
 
 
+def _one_line(exc: BaseException) -> str:
+    """The first line of an error, with what to do when the rest of it was an explanation."""
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    first = lines[0].rstrip(".:")
+    if len(lines) == 1:
+        return first
+    if "credentials" in first:
+        return f"{first} — sign in with `atriumn auth login`, or set ATRIUMN_API_KEY"
+    return f"{first} (run with --debug for details)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``atriumn`` parser with every installed distribution's subcommands."""
     from importlib.metadata import entry_points
@@ -130,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atriumn", description="The Atriumn command line.")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.add_argument("--debug", action="store_true", help="show redacted request logs on stderr")
+    parser.add_argument(
+        "--profile",
+        default=os.environ.get("ATRIUMN_PROFILE") or "default",
+        help="the signed-in session to use (keyring profile; default: $ATRIUMN_PROFILE or 'default')",
+    )
     sub = parser.add_subparsers(dest="command", title="commands")
     for ep in sorted(entry_points(group="atriumn.cli"), key=lambda e: e.name):
         try:
@@ -163,7 +196,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     try:
         code = handler(args, out)
     except (ConfigurationError, ValueError) as exc:
-        err.write(f"atriumn: {exc}\n")
+        err.write(f"atriumn: {_one_line(exc)}\n")
         return EXIT_USAGE
     except APIError as exc:
         rid = f" (request id {exc.request_id})" if exc.request_id else ""

@@ -1,0 +1,72 @@
+"""``atriumn storage upload|download`` (registered through the ``atriumn.cli`` entry point)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from atriumn.core.cli import Output, credentials_for
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Add the ``storage`` commands to the ``atriumn`` parser."""
+    storage = sub.add_parser("storage", help="upload and download through pre-signed URLs")
+    cmds = storage.add_subparsers(dest="storage_command", required=True)
+
+    up = cmds.add_parser("upload", help="upload a file (streamed, checksummed)")
+    up.add_argument("path", help="the file to upload")
+    up.add_argument("--filename", help="the name to store it under (default: the file's name)")
+    up.add_argument("--content-type", help="its MIME type (default: guessed from the name)")
+    up.add_argument("--tenant-id", help="the tenant to store it in")
+    up.set_defaults(handler=_upload)
+
+    down = cmds.add_parser("download", help="download an object to a file (atomically)")
+    down.add_argument("key", help="the object's key (as upload printed it)")
+    down.add_argument("destination", help="where to write it")
+    down.set_defaults(handler=_download)
+
+
+@contextlib.contextmanager
+def _bar(out: Output, description: str) -> Iterator[Any]:
+    """A rich progress bar when rich is installed and output is for a human; else no progress."""
+    if out.json_mode:
+        yield None
+        return
+    try:
+        from ._progress import rich_progress
+
+        with rich_progress(description) as progress:
+            yield progress
+    except ImportError:
+        yield None
+
+
+def _upload(args: argparse.Namespace, out: Output) -> int | None:
+    import mimetypes
+
+    from atriumn.storage import StorageClient
+
+    if not os.path.isfile(args.path):
+        raise ValueError(f"path: no such file: {args.path}")
+    filename = args.filename or os.path.basename(args.path)
+    content_type = args.content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    with StorageClient(credentials=credentials_for(args)) as storage, _bar(out, f"uploading {filename}") as bar:
+        result = storage.upload(
+            args.path, filename=filename, content_type=content_type, tenant_id=args.tenant_id, progress=bar
+        )
+    out.data(result, human=f"uploaded {result.size} bytes as {result.key} (sha256 {result.sha256})")
+    return None
+
+
+def _download(args: argparse.Namespace, out: Output) -> int | None:
+    from atriumn.storage import StorageClient
+
+    with StorageClient(credentials=credentials_for(args)) as storage, _bar(out, f"downloading {args.key}") as bar:
+        result = storage.download(args.key, args.destination, progress=bar)
+    out.data(result, human=f"downloaded {result.size} bytes to {result.path}")
+    return None
