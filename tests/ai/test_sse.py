@@ -84,3 +84,12 @@ def test_any_chunking_gives_the_same_events(cuts: list[int]) -> None:
     chunks = [STREAM[a:b] for a, b in zip([0, *points], [*points, len(STREAM)], strict=True)]
     assert decode(*chunks) == decode(STREAM)
     assert decode(STREAM) == [ev("1\n2", "a"), ev("x", id="9"), ev('{"k": 1}', id="9", retry=10)]
+
+
+def test_event_size_limit() -> None:
+    import pytest
+
+    decoder = SSEDecoder(max_event_size=10)
+    assert decoder.feed(b"data: 12345\ndata: 1234\n\n") == [ev("12345\n1234")]
+    with pytest.raises(ValueError, match="exceeds 10 bytes"):
+        decoder.feed(b"data: 123456\ndata: 12345\n\n")

@@ -59,13 +59,25 @@ class SSEDecoder:
                 ...
     """
 
-    __slots__ = ("_buf", "_data", "_event", "_first", "_has_data", "_id", "_retry", "_skip_lf", "max_event_size")
+    __slots__ = (
+        "_buf",
+        "_data",
+        "_event",
+        "_first",
+        "_has_data",
+        "_id",
+        "_retry",
+        "_size",
+        "_skip_lf",
+        "max_event_size",
+    )
 
     def __init__(self, *, max_event_size: int = 16 * 1024 * 1024) -> None:
         self._buf = b""
         self._event = ""
         self._data: list[bytes] = []
         self._has_data = False
+        self._size = 0
         self._id = ""
         self._retry: int | None = None
         self._skip_lf = False
@@ -112,6 +124,15 @@ class SSEDecoder:
                 else:
                     self._event = ""
                     self._data = []
+                    self._size = 0
+                continue
+            if line[:5] == b"data:":  # the common case, inlined
+                value = line[6:] if line[5:6] == b" " else line[5:]
+                self._data.append(value)
+                self._has_data = True
+                self._size += len(value)
+                if self._size > self.max_event_size:
+                    raise ValueError(f"server-sent event exceeds {self.max_event_size} bytes")
                 continue
             self._field(line)
         return out
@@ -155,7 +176,8 @@ class SSEDecoder:
         if name == b"data":
             self._data.append(value)
             self._has_data = True
-            if sum(len(d) for d in self._data) > self.max_event_size:
+            self._size += len(value)
+            if self._size > self.max_event_size:
                 raise ValueError(f"server-sent event exceeds {self.max_event_size} bytes")
         elif name == b"event":
             self._event = value.decode("utf-8", "replace")
@@ -171,4 +193,5 @@ class SSEDecoder:
         self._event = ""
         self._data = []
         self._has_data = False
+        self._size = 0
         return event
