@@ -123,3 +123,15 @@ async def test_async_prompts_and_task(fake: FakeServer) -> None:
         assert result["result"]["echo"] == [1, 2]
         with pytest.raises(UnprocessableEntityError, match="exploded"):
             await ai.run_task(app="demo", task="explode", input=None)
+
+
+def test_shared_transport_is_not_closed(fake: FakeServer) -> None:
+    from atriumn.core import Transport
+
+    with Transport(fake.url, max_retries=0) as shared:
+        with AIClient(transport=shared, credentials=StaticToken("test-atriumn-token")) as ai:
+            assert ai.run_task(app="a", task="t", input=1)["result"]["echo"] == 1
+        assert fake.requests[-1]["headers"]["authorization"] == "Bearer test-atriumn-token"
+        with AIClient(transport=shared) as anonymous, pytest.raises(AuthenticationError):
+            anonymous.run_task(app="a", task="t", input=1)
+        assert "authorization" not in fake.requests[-1]["headers"]

@@ -87,17 +87,9 @@ class AIClient:
         deadline: float | None = None,
         max_retries: int | None = None,
     ) -> None:
-        self._owns = transport is None
-        if transport is None:
-            transport = Transport(base_url, credentials=credentials, deadline=deadline, max_retries=max_retries)
-        elif base_url is not None or credentials is not None:
-            changes: dict[str, Any] = {}
-            if base_url is not None:
-                changes["base_url"] = base_url
-            if credentials is not None:
-                changes["credentials"] = credentials
-            transport = transport.with_options(**changes)
-        self._transport = transport
+        self._transport, self._owns = Transport.for_client(
+            transport, base_url=base_url, credentials=credentials, deadline=deadline, max_retries=max_retries
+        )
 
     def create_prompt(
         self,
@@ -209,17 +201,9 @@ class AsyncAIClient:
         deadline: float | None = None,
         max_retries: int | None = None,
     ) -> None:
-        self._owns = transport is None
-        if transport is None:
-            transport = AsyncTransport(base_url, credentials=credentials, deadline=deadline, max_retries=max_retries)
-        elif base_url is not None or credentials is not None:
-            changes: dict[str, Any] = {}
-            if base_url is not None:
-                changes["base_url"] = base_url
-            if credentials is not None:
-                changes["credentials"] = credentials
-            transport = transport.with_options(**changes)
-        self._transport = transport
+        self._transport, self._owns = AsyncTransport.for_client(
+            transport, base_url=base_url, credentials=credentials, deadline=deadline, max_retries=max_retries
+        )
 
     async def create_prompt(
         self,
