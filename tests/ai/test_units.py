@@ -1,0 +1,117 @@
+"""Sans-IO pieces on their own: schemas from Python types, the schema check, capabilities, rate-limit parsing."""
+
+from __future__ import annotations
+
+import enum
+from typing import Literal, Optional
+
+import attrs
+import pytest
+
+from atriumn.ai import Tool, register_capabilities
+from atriumn.ai._capabilities import check_parameters
+from atriumn.ai._ratelimits import parse_rate_limits
+from atriumn.ai._schema import schema_for_type
+from atriumn.ai._validate import first_error
+
+
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@attrs.frozen
+class Inner:
+    x: int
+
+
+@attrs.frozen
+class Outer:
+    name: str
+    inner: Inner
+    tags: list[str]
+    colour: Colour
+    mode: Literal["a", "b"]
+    note: Optional[str] = None  # noqa: UP045 - the typing spelling must work too
+    ratio: float | None = None
+
+
+def search(query: str, limit: int = 10, *, exact: bool = False, tags: list[str] | None = None) -> list[str]:
+    """Search things.
+
+    More text.
+    """
+    return []
+
+
+def test_tool_from_function() -> None:
+    tool = Tool.from_function(search)
+    assert tool.name == "search"
+    assert tool.description == "Search things."
+    assert tool.parameters == {
+        "type": "object",
+        "properties": {
+            "query": {"type": "string"},
+            "limit": {"type": "integer"},
+            "exact": {"type": "boolean"},
+            "tags": {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}]},
+        },
+        "required": ["query"],
+        "additionalProperties": False,
+    }
+
+
+def test_schema_for_attrs_class() -> None:
+    schema = schema_for_type(Outer)
+    assert schema["required"] == ["name", "inner", "tags", "colour", "mode"]
+    assert schema["properties"]["inner"]["properties"] == {"x": {"type": "integer"}}
+    assert schema["properties"]["colour"] == {"enum": ["red", "blue"]}
+    assert schema["properties"]["mode"] == {"enum": ["a", "b"]}
+    assert schema["properties"]["note"] == {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    with pytest.raises(TypeError):
+        schema_for_type(object)
+
+
+def test_first_error_paths() -> None:
+    schema = schema_for_type(Outer)
+    good = {"name": "n", "inner": {"x": 1}, "tags": ["a"], "colour": "red", "mode": "a"}
+    assert first_error(good, schema) is None
+    assert first_error({**good, "inner": {"x": "1"}}, schema) == ("$.inner.x", "expected integer, got str")
+    assert first_error({**good, "tags": ["a", 2]}, schema) == ("$.tags[1]", "expected string, got int")
+    assert first_error({k: v for k, v in good.items() if k != "mode"}, schema) == (
+        "$.mode",
+        "required property missing",
+    )
+    assert first_error({**good, "extra": 1}, schema) == ("$.extra", "property not allowed by the schema")
+    assert first_error({**good, "colour": "green"}, schema) is not None
+    assert first_error(True, {"type": "integer"}) is not None
+    assert first_error(3, {"type": "integer", "maximum": 2}) is not None
+
+
+def test_capabilities_can_be_registered() -> None:
+    check_parameters("gemini", "gemini-2.5-pro", {"temperature": 0.1, "top_k": 3})
+    register_capabilities("gemini", r"^gemini-test-no-sampling$", unsupported={"temperature"}, reason="test rule")
+    with pytest.raises(ValueError, match="temperature: not supported by gemini:gemini-test-no-sampling"):
+        check_parameters("gemini", "gemini-test-no-sampling", {"temperature": 0.1})
+    check_parameters("gemini", "gemini-test-no-sampling", {"temperature": None})
+
+
+def test_rate_limit_parsing() -> None:
+    info = parse_rate_limits(
+        "groq",
+        {
+            "x-ratelimit-limit-requests": "14400",
+            "x-ratelimit-remaining-requests": "14370",
+            "x-ratelimit-reset-requests": "2m59.56s",
+            "x-ratelimit-reset-tokens": "7.66s",
+            "retry-after": "2",
+        },
+    )
+    assert info.limit_requests == 14400
+    assert info.reset_requests == pytest.approx(179.56)
+    assert info.reset_tokens == pytest.approx(7.66)
+    assert info.retry_after == 2.0
+    assert parse_rate_limits("gemini", {}).limit_requests is None
+    odd = parse_rate_limits("openai", {"x-ratelimit-limit-requests": "lots", "x-ratelimit-reset-requests": "soon"})
+    assert odd.limit_requests is None
+    assert odd.reset_requests is None
