@@ -206,3 +206,13 @@ def test_embeddings_cached_per_text(env: dict[str, str], fake: FakeServer) -> No
         assert second.vectors == (first.vectors[1], (3.0, 0.0, 0.5), first.vectors[0])
         client.embed("openai:m", ["a"], cache=False)
         assert len(fake.requests) == 3
+
+
+def test_budget_pays_for_answers_that_fail_structured_parsing(env: dict[str, str]) -> None:
+    from atriumn.ai import StructuredOutputError
+
+    budget = Budget(10.0)
+    with ChatClient(prices={"openai:bad-json": {"input": 1.0, "output": 1.0}}, budget=budget) as client:
+        with pytest.raises(StructuredOutputError):
+            client.chat("openai:bad-json", "x", response_format={"type": "object"})
+    assert budget.spent > 0

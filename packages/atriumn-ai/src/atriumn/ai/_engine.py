@@ -445,7 +445,15 @@ class Call:
         """Cost, rate limits, request id, latency and structured output added to a parsed response."""
         latency = time.perf_counter() - self.start
         cost = self.engine.prices.cost(self.req.full_model, response.usage)
-        parsed = self.parse_structured(response) if self.req.response_schema is not None else None
+        parsed = None
+        if self.req.response_schema is not None:
+            try:
+                parsed = self.parse_structured(response)
+            except StructuredOutputError:
+                # The provider answered (and charged): the budget still pays for it.
+                if self.engine.budget is not None and cost is not None:
+                    self.engine.budget.spend(cost.total)
+                raise
         request_id = headers.get("x-request-id") or headers.get("request-id") or headers.get("x-goog-request-id")
         return attrs.evolve(
             response,
