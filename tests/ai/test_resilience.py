@@ -212,7 +212,7 @@ def test_budget_pays_for_answers_that_fail_structured_parsing(env: dict[str, str
     from atriumn.ai import StructuredOutputError
 
     budget = Budget(10.0)
-    with ChatClient(prices={"openai:bad-json": {"input": 1.0, "output": 1.0}}, budget=budget) as client:
-        with pytest.raises(StructuredOutputError):
-            client.chat("openai:bad-json", "x", response_format={"type": "object"})
+    prices = {"openai:bad-json": {"input": 1.0, "output": 1.0}}
+    with ChatClient(prices=prices, budget=budget) as client, pytest.raises(StructuredOutputError):
+        client.chat("openai:bad-json", "x", response_format={"type": "object"})
     assert budget.spent > 0
