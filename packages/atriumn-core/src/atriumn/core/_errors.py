@@ -8,6 +8,7 @@ truncated and redacted before they are kept.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -275,8 +276,15 @@ def parse_error_body(body: bytes, content_type: str) -> tuple[str | None, str]:
     return None, _squash(text)
 
 
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
 def _squash(text: str, limit: int = 200) -> str:
-    """Collapse whitespace (an HTML page becomes one line) and cut to ``limit`` characters."""
+    """One readable line: an HTML error page becomes its title (or its text), whitespace is collapsed."""
+    if "<html" in text[:500].lower() or "<!doctype" in text[:100].lower():
+        title = _TITLE.search(text)
+        text = f"{title.group(1)} (an HTML error page)" if title else _TAG.sub(" ", text)
     one_line = " ".join(text.split())
     return one_line[:limit] + ("…" if len(one_line) > limit else "")
 
