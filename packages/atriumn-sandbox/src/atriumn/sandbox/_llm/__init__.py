@@ -1,0 +1,88 @@
+"""LLM provider emulation: OpenAI, Anthropic, Gemini and Groq, on their own paths, with deterministic models.
+
+:func:`llm_routes` returns the Starlette routes; the sandbox app mounts them next to the Atriumn API.
+
+Paths
+-----
+- OpenAI: ``POST /v1/chat/completions``, ``POST /v1/embeddings``, ``GET /v1/models[/{id}]``.
+- Anthropic: ``POST /v1/messages`` (and ``/anthropic/v1/messages``, ``GET /anthropic/v1/models[/{id}]``;
+  ``GET /v1/models`` with an ``anthropic-version`` header answers in Anthropic's shape).
+- Gemini: ``POST /v1beta/models/{model}:generateContent``, ``:streamGenerateContent[?alt=sse]``,
+  ``:embedContent``, ``:batchEmbedContents`` (also under ``/v1/models/``), ``GET /v1beta/models[/{model}]``.
+- Groq: ``POST /openai/v1/chat/completions``, ``GET /openai/v1/models[/{id}]``.
+
+Keys: any non-empty key is accepted; a key starting with ``invalid`` is refused in the provider's shape
+(OpenAI/Groq 401 ``invalid_api_key``, Anthropic 401 ``authentication_error``, Gemini 400
+``INVALID_ARGUMENT``/``API_KEY_INVALID``); a missing key is 401 (Gemini: 403 ``PERMISSION_DENIED``).
+
+Models (by name, case-insensitive; markers combine, e.g. ``chunks-200-cache``, ``claude-tool-delay-5``)
+-------------------------------------------------------------------------------------------------------
+Answer text (the first marker that applies):
+
+- ``chunks-N``: answers ``w0 w1 ... w{N-1}``, streamed as exactly N text chunks.
+- ``stream-cut[-N]`` / ``cut[-N]``: answers ``one two three four five``; a stream is dropped after N=3 text
+  chunks (no terminating event, the body ends early). With an explicit N the text is ``w0 .. w{N+2}``.
+- ``stream-error[-N]``: answers like ``stream-cut``; a stream carries an error event after N=2 text chunks
+  (OpenAI ``data: {"error": ...}``, Groq ``x_groq.error``, Anthropic ``event: error`` overloaded_error,
+  Gemini ``data: {"error": {code: 503, ...}}``), then ends without its terminator.
+- names containing ``tool``: with tools offered, calls the first tool (or the one ``tool_choice`` forces)
+  with arguments built from its JSON schema; when the conversation ends with a tool result, answers
+  ``tool said: <result>`` (a Gemini ``functionResponse`` with a single string value gives that string, else
+  its JSON). Without tools, or with tool choice ``none``, it echoes.
+- ``bad-json``: answers ``this is not json``.
+- any model, when the request asks for a JSON schema (OpenAI ``response_format`` ``json_schema``, Anthropic
+  ``output_config.format``, Gemini ``responseSchema``/``responseJsonSchema``): the schema's minimal instance
+  (every declared property, the first ``enum``/``anyOf`` option, strings ``"sandbox"``, integers 1 or the
+  minimum, numbers 0.5, booleans true, arrays of ``minItems`` (at least 1) items).
+- names containing ``json``, or JSON mode without a schema: ``{"echo": "<last user message>"}``.
+- anything else (``echo``, ``gpt-4o``, unknown names): echoes the last user message's text, unchanged; a
+  stream sends one chunk per word (a 200-word message streams 200 chunks).
+
+A text answer longer than ``max_tokens`` (``max_completion_tokens``, ``maxOutputTokens``) is cut to that
+many words, with finish reason ``length`` / ``max_tokens`` / ``MAX_TOKENS``.
+
+Errors and modifiers:
+
+- ``error-<status>[-retry-<s>]``: every request fails with that status in the provider's error shape; 429s
+  (and 503/529) carry ``Retry-After: <s>`` (default 1; OpenAI also ``retry-after-ms``), Gemini's 429 a
+  ``RetryInfo`` detail with ``retryDelay: "<s>s"``, and OpenAI/Anthropic 429s exhausted rate-limit headers.
+- ``overloaded`` (or ``error-529``): Anthropic 529 ``overloaded_error``; OpenAI/Groq 503 ``server_error``;
+  Gemini 503 ``UNAVAILABLE``.
+- ``fail-once-<status>``: the first request per (provider, API key, model) fails with that status, later
+  ones behave normally (use a fresh key per test).
+- ``delay-<ms>``: waits that long before each streamed event.
+- ``cache``: the system prompt's tokens are reported as read from the prompt cache (``cache-write``:
+  Anthropic reports them written, ``cache_creation_input_tokens``). A system prompt of 1,024 tokens or more
+  is reported as cached by every model.
+- ``think``: reports 8 reasoning tokens (OpenAI ``completion_tokens_details.reasoning_tokens``, included in
+  ``completion_tokens``; Gemini ``thoughtsTokenCount``, included in ``totalTokenCount`` only).
+
+Usage
+-----
+Tokens are whitespace-separated words. Prompt tokens P: the system prompt plus every message's text (tool
+results included). Output tokens: the answer's words plus each tool call's arguments as ``json.dumps``
+renders them. Cached tokens C as above (0 ≤ C ≤ P). Each provider reports them its own way:
+
+- OpenAI/Groq: ``prompt_tokens = P`` (INCLUDES ``prompt_tokens_details.cached_tokens = C``).
+- Anthropic: ``input_tokens = P - C`` (EXCLUDES ``cache_read_input_tokens = C`` and
+  ``cache_creation_input_tokens``).
+- Gemini: ``promptTokenCount = P`` (``cachedContentTokenCount = C`` is part of it).
+
+Embeddings are deterministic unit vectors (8 components unless ``dimensions``/``outputDimensionality``
+asks), float32-exact so float and base64 forms agree; the same text always gives the same vector.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from ._anthropic import anthropic_models, anthropic_routes
+from ._gemini import gemini_routes
+from ._openai import openai_routes
+
+__all__ = ["llm_routes"]
+
+
+def llm_routes() -> list[BaseRoute]:
+    """The Starlette routes of the four emulated providers (mount them at the root of an app)."""
+    return [*anthropic_routes(), *openai_routes(anthropic_models=anthropic_models), *gemini_routes()]

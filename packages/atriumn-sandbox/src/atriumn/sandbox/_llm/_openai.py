@@ -1,0 +1,443 @@
+"""OpenAI Chat Completions, Embeddings and Models, and Groq's variant of them under ``/openai/v1``.
+
+Wire facts kept here: ``usage.prompt_tokens`` includes ``prompt_tokens_details.cached_tokens``; a stream
+carries ``usage: null`` on every chunk and a final ``choices: []`` chunk with the usage only when
+``stream_options.include_usage`` is set, and ends with ``data: [DONE]``; an error inside a 200 stream is a
+``data: {"error": ...}`` event (no ``[DONE]`` after it). Groq adds ``x_groq`` (its request id on the first
+and final chunk, the usage on the final chunk, ``x_groq.error`` for an error mid-stream) and timing fields
+in ``usage``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ._behaviour import Behaviour, behaviour_of
+from ._embeddings import embedding_base64, embedding_floats
+from ._turn import Answer, Turn, Usage, answer, count_tokens, usage_of
+from ._wire import (
+    FAIL_ONCE,
+    EventStream,
+    RequestBodyError,
+    bad_key,
+    bearer,
+    dumps,
+    go_duration,
+    json_response,
+    new_id,
+    read_json,
+)
+
+__all__ = ["openai_routes"]
+
+_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    403: "invalid_request_error",
+    404: "invalid_request_error",
+    409: "invalid_request_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "requests",
+}
+_MESSAGES = {
+    429: "Rate limit reached for requests (emulated by the Atriumn sandbox).",
+    500: "The server had an error while processing your request (emulated by the Atriumn sandbox).",
+    503: "The engine is currently overloaded, please try again later (emulated by the Atriumn sandbox).",
+}
+_DONE = b"data: [DONE]\n\n"
+
+
+class _Flavour:
+    """What differs between OpenAI and Groq: names, limits, ``x_groq``."""
+
+    def __init__(self, name: str, *, groq: bool) -> None:
+        self.name = name
+        self.groq = groq
+        # OpenAI limits per minute; Groq's request limit is per day and its token limit per minute.
+        self.limit_requests, self.limit_tokens = (14_400, 6_000) if groq else (10_000, 2_000_000)
+        self.reset_requests, self.reset_tokens = ("2m59.56s", "7.66s") if groq else ("6ms", "6m0s")
+        self.fingerprint = "fp_sandbox"
+
+
+OPENAI = _Flavour("openai", groq=False)
+GROQ = _Flavour("groq", groq=True)
+
+
+def _error(
+    status: int,
+    message: str | None = None,
+    *,
+    type_: str | None = None,
+    code: str | None = None,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """An error in OpenAI's shape (Groq's is the same)."""
+    body = {
+        "error": {
+            "message": message or _MESSAGES.get(status, f"Emulated error {status} (Atriumn sandbox)."),
+            "type": type_ or _TYPES.get(status, "server_error"),
+            "param": param,
+            "code": code if code is not None else ("rate_limit_exceeded" if status == 429 else None),
+        }
+    }
+    return json_response(body, status, {"x-request-id": new_id("req_"), **(headers or {})})
+
+
+def _auth(request: Request) -> tuple[str, Response | None]:
+    key = bearer(request)
+    if key is None:
+        return "", _error(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an Authorization header using "
+            "Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            code="invalid_api_key",
+        )
+    if bad_key(key):
+        return key, _error(401, f"Incorrect API key provided: {key[:7]}***.", code="invalid_api_key")
+    return key, None
+
+
+def _fault(flavour: _Flavour, key: str, model: str, behaviour: Behaviour) -> Response | None:
+    """The error answer that the model name asks for, if any."""
+    status = behaviour.error_status
+    if status is None and behaviour.fail_once is not None and FAIL_ONCE.first(flavour.name, key, model):
+        status = behaviour.fail_once
+    if status is None:
+        return None
+    if status == 529:  # overloaded: OpenAI and Groq answer 503
+        status = 503
+    headers: dict[str, str] = {}
+    if status in (429, 503):
+        headers["retry-after"] = str(behaviour.retry_after)
+        headers["retry-after-ms"] = str(behaviour.retry_after * 1000)
+    if status == 429:
+        headers.update(_rate_headers(flavour, 0, exhausted=go_duration(behaviour.retry_after)))
+    return _error(status, headers=headers)
+
+
+def _rate_headers(flavour: _Flavour, tokens: int, exhausted: str | None = None) -> dict[str, str]:
+    return {
+        "x-ratelimit-limit-requests": str(flavour.limit_requests),
+        "x-ratelimit-limit-tokens": str(flavour.limit_tokens),
+        "x-ratelimit-remaining-requests": "0" if exhausted else str(flavour.limit_requests - 1),
+        "x-ratelimit-remaining-tokens": "0" if exhausted else str(max(0, flavour.limit_tokens - tokens)),
+        "x-ratelimit-reset-requests": exhausted or flavour.reset_requests,
+        "x-ratelimit-reset-tokens": exhausted or flavour.reset_tokens,
+    }
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") in ("text", None)
+        )
+    return ""
+
+
+def parse_turn(body: dict[str, Any]) -> Turn:
+    """A :class:`Turn` from a Chat Completions request body (validated by the caller)."""
+    turn = Turn()
+    messages: list[Any] = body["messages"]
+    system: list[str] = []
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        role = message.get("role")
+        text = _text_of(message.get("content"))
+        if role in ("system", "developer"):
+            system.append(text)
+            continue
+        turn.texts.append(text)
+        if role == "user":
+            turn.last_user = text
+    turn.system = "\n".join(system)
+    last = messages[-1] if messages else None
+    if isinstance(last, dict) and last.get("role") in ("tool", "function"):
+        turn.tool_result = _text_of(last.get("content"))
+    for tool in body.get("tools") or ():
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("name"), str):
+            params = function.get("parameters")
+            turn.tools.append((function["name"], params if isinstance(params, dict) else {}))
+    choice = body.get("tool_choice")
+    if choice == "none":
+        turn.tools_disabled = True
+    elif isinstance(choice, dict):
+        turn.forced_tool = (choice.get("function") or {}).get("name")
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict):
+        if fmt.get("type") == "json_schema":
+            schema = (fmt.get("json_schema") or {}).get("schema")
+            turn.schema = schema if isinstance(schema, dict) else {}
+            turn.json_mode = True
+        elif fmt.get("type") == "json_object":
+            turn.json_mode = True
+    limit = body.get("max_completion_tokens", body.get("max_tokens"))
+    turn.max_tokens = limit if isinstance(limit, int) and not isinstance(limit, bool) else None
+    return turn
+
+
+def _validate(body: dict[str, Any]) -> Response | None:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return _error(400, "you must provide a model parameter", param="model", code="missing_required_parameter")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return _error(
+            400,
+            "Missing required parameter: 'messages'." if messages is None else "Invalid 'messages': empty array.",
+            param="messages",
+            code="missing_required_parameter" if messages is None else "empty_array",
+        )
+    return None
+
+
+def _usage(flavour: _Flavour, usage: Usage) -> dict[str, Any]:
+    completion = usage.output + usage.thinking
+    doc: dict[str, Any] = {
+        "prompt_tokens": usage.prompt,
+        "completion_tokens": completion,
+        "total_tokens": usage.prompt + completion,
+    }
+    if flavour.groq:
+        doc.update(queue_time=0.0001, prompt_time=0.0001, completion_time=0.0001, total_time=0.0003)
+        if usage.cached:
+            doc["prompt_tokens_details"] = {"cached_tokens": usage.cached}
+        return doc
+    doc["prompt_tokens_details"] = {"cached_tokens": usage.cached, "audio_tokens": 0}
+    doc["completion_tokens_details"] = {
+        "reasoning_tokens": usage.thinking,
+        "audio_tokens": 0,
+        "accepted_prediction_tokens": 0,
+        "rejected_prediction_tokens": 0,
+    }
+    return doc
+
+
+def _finish(reply: Answer) -> str:
+    if reply.tool_calls:
+        return "tool_calls"
+    return "length" if reply.truncated else "stop"
+
+
+def _completion(flavour: _Flavour, model: str, reply: Answer, usage: Usage, cid: str, request_id: str) -> Any:
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": reply.text if reply.text or not reply.tool_calls else None,
+    }
+    if not flavour.groq:
+        message["refusal"] = None
+        message["annotations"] = []
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": f"call_{cid[-12:]}_{i}",
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments_json},
+            }
+            for i, c in enumerate(reply.tool_calls)
+        ]
+    doc: dict[str, Any] = {
+        "id": cid,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": _finish(reply)}],
+        "usage": _usage(flavour, usage),
+        "system_fingerprint": flavour.fingerprint,
+    }
+    if flavour.groq:
+        doc["x_groq"] = {"id": request_id}
+    else:
+        doc["service_tier"] = "default"
+    return doc
+
+
+def _chunks(
+    flavour: _Flavour,
+    model: str,
+    reply: Answer,
+    usage: Usage,
+    behaviour: Behaviour,
+    *,
+    cid: str,
+    request_id: str,
+    include_usage: bool,
+) -> Iterator[bytes]:
+    created = int(time.time())
+    head = f'data: {{"id":"{cid}","object":"chat.completion.chunk","created":{created},"model":{dumps(model).decode()},'
+    head += f'"system_fingerprint":"{flavour.fingerprint}",'
+    tail = ',"usage":null}\n\n' if include_usage and not flavour.groq else "}\n\n"
+    head_b, tail_b = head.encode(), tail.encode()
+
+    def chunk(delta: bytes, finish: str | None = None, extra: bytes = b"") -> bytes:
+        reason = b"null" if finish is None else b'"' + finish.encode() + b'"'
+        choices = b'"choices":[{"index":0,"delta":' + delta + b',"logprobs":null,"finish_reason":' + reason + b"}]"
+        return head_b + choices + extra + tail_b
+
+    first: dict[str, Any] = {"role": "assistant", "content": ""}
+    if not flavour.groq:
+        first["refusal"] = None
+    x_groq = b',"x_groq":' + dumps({"id": request_id}) if flavour.groq else b""
+    yield chunk(dumps(first), extra=x_groq)
+    for i, piece in enumerate(reply.chunks):
+        if behaviour.cut_after is not None and i == behaviour.cut_after:
+            return
+        if behaviour.error_after is not None and i == behaviour.error_after:
+            if flavour.groq:
+                error = {"id": request_id, "error": "emulated error mid-stream (Atriumn sandbox)"}
+                yield chunk(b"{}", extra=b',"x_groq":' + dumps(error))
+            else:
+                error = {"message": "emulated error mid-stream (Atriumn sandbox)", "type": "server_error"}
+                yield b'data: {"error":' + dumps({**error, "param": None, "code": None}) + b"}\n\n"
+            return
+        yield chunk(b'{"content":' + dumps(piece) + b"}")
+    for i, call in enumerate(reply.tool_calls):
+        start = {
+            "tool_calls": [
+                {
+                    "index": i,
+                    "id": f"call_{cid[-12:]}_{i}",
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": ""},
+                }
+            ]
+        }
+        yield chunk(dumps(start))
+        args = call.arguments_json
+        half = len(args) // 2
+        for fragment in (args[:half], args[half:]):
+            yield chunk(dumps({"tool_calls": [{"index": i, "function": {"arguments": fragment}}]}))
+    usage_doc = _usage(flavour, usage)
+    final_extra = b',"x_groq":' + dumps({"id": request_id, "usage": usage_doc}) if flavour.groq else b""
+    yield chunk(b"{}", _finish(reply), final_extra)
+    if include_usage:
+        yield head_b + b'"choices":[],"usage":' + dumps(usage_doc) + b"}\n\n"
+    yield _DONE
+
+
+def _chat_endpoint(flavour: _Flavour) -> Any:
+    async def chat(request: Request) -> Response:
+        key, refused = _auth(request)
+        if refused is not None:
+            return refused
+        try:
+            body = await read_json(request)
+        except RequestBodyError as exc:
+            return _error(400, str(exc))
+        invalid = _validate(body)
+        if invalid is not None:
+            return invalid
+        model: str = body["model"]
+        behaviour = behaviour_of(model)
+        fault = _fault(flavour, key, model, behaviour)
+        if fault is not None:
+            return fault
+        turn = parse_turn(body)
+        reply = answer(turn, behaviour)
+        usage = usage_of(turn, behaviour, reply)
+        request_id = new_id("req_")
+        headers = {"x-request-id": request_id, **_rate_headers(flavour, usage.prompt)}
+        if flavour.groq:
+            headers["x-groq-region"] = "sandbox"
+        else:
+            headers["openai-processing-ms"] = "1"
+            headers["openai-version"] = "2020-10-01"
+        cid = new_id("chatcmpl-")
+        if body.get("stream") is True:
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            events = _chunks(
+                flavour, model, reply, usage, behaviour, cid=cid, request_id=request_id, include_usage=include_usage
+            )
+            return EventStream(events, headers, delay=behaviour.delay, cut=behaviour.cut_after is not None)
+        return json_response(_completion(flavour, model, reply, usage, cid, request_id), headers=headers)
+
+    return chat
+
+
+async def embeddings(request: Request) -> Response:
+    """``POST /v1/embeddings``: deterministic unit vectors, as floats or (the SDK's default) base64."""
+    key, refused = _auth(request)
+    if refused is not None:
+        return refused
+    try:
+        body = await read_json(request)
+    except RequestBodyError as exc:
+        return _error(400, str(exc))
+    model = body.get("model")
+    raw = body.get("input")
+    if not isinstance(model, str) or not model:
+        return _error(400, "you must provide a model parameter", param="model", code="missing_required_parameter")
+    inputs = [raw] if isinstance(raw, str) else raw
+    if not isinstance(inputs, list) or not inputs or not all(isinstance(t, (str, list)) for t in inputs):
+        return _error(400, "'input' must be a non-empty string or array of strings", param="input")
+    texts = [t if isinstance(t, str) else " ".join(str(x) for x in t) for t in inputs]
+    dims = body.get("dimensions")
+    size = dims if isinstance(dims, int) and not isinstance(dims, bool) and 0 < dims <= 8192 else None
+    behaviour = behaviour_of(model)
+    fault = _fault(OPENAI, key, model, behaviour)
+    if fault is not None:
+        return fault
+    encode = embedding_base64 if body.get("encoding_format") == "base64" else embedding_floats
+    data = [{"object": "embedding", "index": i, "embedding": encode(t, size)} for i, t in enumerate(texts)]
+    tokens = sum(count_tokens(t) for t in texts)
+    doc = {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    return json_response(doc, headers={"x-request-id": new_id("req_"), **_rate_headers(OPENAI, tokens)})
+
+
+def _model_doc(model: str, owner: str) -> dict[str, Any]:
+    return {"id": model, "object": "model", "created": 1_700_000_000, "owned_by": owner}
+
+
+_CATALOGUE = ("echo", "tool", "json", "chunks-50", "cache", "stream-cut", "stream-error", "overloaded")
+
+
+def _models_endpoint(flavour: _Flavour) -> Any:
+    owner = "groq-sandbox" if flavour.groq else "atriumn-sandbox"
+
+    async def models(request: Request) -> Response:
+        _, refused = _auth(request)
+        if refused is not None:
+            return refused
+        model = request.path_params.get("model")
+        if model is None:
+            return json_response({"object": "list", "data": [_model_doc(m, owner) for m in _CATALOGUE]})
+        return json_response(_model_doc(model, owner))
+
+    return models
+
+
+def openai_routes(*, anthropic_models: Any = None) -> list[BaseRoute]:
+    """The OpenAI routes (``/v1/...``) and Groq's (``/openai/v1/...``).
+
+    ``anthropic_models``, when given, answers ``GET /v1/models[/{id}]`` for requests that carry
+    Anthropic's headers (the two APIs share that path).
+    """
+    openai_models = _models_endpoint(OPENAI)
+
+    async def models(request: Request) -> Response:
+        if anthropic_models is not None and "anthropic-version" in request.headers:
+            response: Response = await anthropic_models(request)
+            return response
+        response = await openai_models(request)
+        return response
+
+    return [
+        Route("/v1/chat/completions", _chat_endpoint(OPENAI), methods=["POST"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/v1/models/{model:path}", models, methods=["GET"]),
+        Route("/openai/v1/chat/completions", _chat_endpoint(GROQ), methods=["POST"]),
+        Route("/openai/v1/models", _models_endpoint(GROQ), methods=["GET"]),
+        Route("/openai/v1/models/{model:path}", _models_endpoint(GROQ), methods=["GET"]),
+    ]
