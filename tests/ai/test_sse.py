@@ -93,3 +93,22 @@ def test_event_size_limit() -> None:
     assert decoder.feed(b"data: 12345\ndata: 1234\n\n") == [ev("12345\n1234")]
     with pytest.raises(ValueError, match="exceeds 10 bytes"):
         decoder.feed(b"data: 123456\ndata: 12345\n\n")
+
+
+def test_single_event_chunks_match_the_general_path() -> None:
+    chunks = [
+        b"event: a\n",
+        b"data: 1\n\n",
+        b"data: 2\n\n",
+        b"id: 4\n",
+        b"data: x\n\n",
+        b"data: \n\n",
+        b"data: y\n\ndata: z\n\n",
+    ]
+    one_by_one = SSEDecoder().feed_all(chunks)
+    joined = SSEDecoder().feed_all([b"".join(chunks)])
+    assert (
+        one_by_one
+        == joined
+        == [ev("1", "a"), ev("2"), ev("x", id="4"), ev("", id="4"), ev("y", id="4"), ev("z", id="4")]
+    )

@@ -107,6 +107,22 @@ class SSEDecoder:
             self._skip_lf = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
+        if (
+            not self._buf
+            and not self._has_data
+            and chunk[:6] == b"data: "
+            and chunk[-2:] == b"\n\n"
+            and chunk.find(b"\n") == len(chunk) - 2
+            and b"\r" not in chunk
+        ):
+            # Fast path: the chunk is exactly one single-line event (how providers write their streams).
+            if len(chunk) - 8 > self.max_event_size:
+                raise ValueError(f"server-sent event exceeds {self.max_event_size} bytes")
+            event = ServerSentEvent(
+                self._event or "message", chunk[6:-2].decode("utf-8", "replace"), self._id, self._retry
+            )
+            self._event = ""
+            return [event]
         buf = self._buf + chunk if self._buf else chunk
         out: list[ServerSentEvent] = []
         if b"\r" not in buf:
