@@ -445,8 +445,17 @@ class TokenCache:
         """Put a token obtained elsewhere (e.g. from a login) into the cache and its store."""
         self._finish(token, None)
 
-    def get_token(self, run: Callable[[Operation[Any]], Any], *, force: bool = False) -> AccessToken:
-        """A valid token; refreshes through ``run`` (which sends an operation) when needed. Thread-safe."""
+    def get_token(
+        self,
+        run: Callable[[Operation[Any]], Any],
+        *,
+        force: bool = False,
+        on_refresh: Callable[[], None] | None = None,
+    ) -> AccessToken:
+        """A valid token; refreshes through ``run`` (which sends an operation) when needed. Thread-safe.
+
+        ``on_refresh`` is called when this caller is the one that refreshes (for counting refreshes).
+        """
         with self._cond:
             while True:
                 action, token = self._decide(force)
@@ -459,6 +468,8 @@ class TokenCache:
         if action == USE:
             assert token is not None
             return token
+        if on_refresh is not None:
+            on_refresh()
         return self._refresh_sync(run, token)
 
     def _refresh_sync(self, run: Callable[[Operation[Any]], Any], old: AccessToken | None) -> AccessToken:
@@ -492,7 +503,13 @@ class TokenCache:
             return old
         raise exc
 
-    async def get_token_async(self, run: Callable[[Operation[Any]], Any], *, force: bool = False) -> AccessToken:
+    async def get_token_async(
+        self,
+        run: Callable[[Operation[Any]], Any],
+        *,
+        force: bool = False,
+        on_refresh: Callable[[], None] | None = None,
+    ) -> AccessToken:
         """A valid token; ``run`` is an async function that sends an operation. Task- and thread-safe."""
         while True:
             with self._cond:
@@ -513,6 +530,8 @@ class TokenCache:
         if action == USE:
             assert token is not None
             return token
+        if on_refresh is not None:
+            on_refresh()
         flow = self.provider.token_flow()
         try:
             op = next(flow)

@@ -203,6 +203,10 @@ class _BaseTransport:
             "verify": self.verify,
         }
 
+    def _count_refresh(self) -> None:
+        self._shared.stats.add("token_refreshes")
+        instruments().token_refreshes.add(1)
+
     def stats(self) -> TransportStats:
         """Requests, calls, errors, retries, breaker openings, token refreshes and p50/p95 latency."""
         return self._shared.stats.snapshot()
@@ -368,11 +372,7 @@ class Transport(_BaseTransport):
             if instruction.force and instruction.stale is not None:
                 provider.on_unauthorized(instruction.stale)
                 cache.invalidate(instruction.stale)
-            before = cache.refresh_count
-            token = cache.get_token(self._send_unauthenticated)
-            if cache.refresh_count != before:
-                self._shared.stats.add("token_refreshes")
-                instruments().token_refreshes.add(1)
+            token = cache.get_token(self._send_unauthenticated, on_refresh=self._count_refresh)
             return _auth_result(provider, token)
         except Exception as exc:
             return exc
@@ -525,11 +525,7 @@ class AsyncTransport(_BaseTransport):
             if instruction.force and instruction.stale is not None:
                 provider.on_unauthorized(instruction.stale)
                 cache.invalidate(instruction.stale)
-            before = cache.refresh_count
-            token = await cache.get_token_async(self._send_unauthenticated)
-            if cache.refresh_count != before:
-                self._shared.stats.add("token_refreshes")
-                instruments().token_refreshes.add(1)
+            token = await cache.get_token_async(self._send_unauthenticated, on_refresh=self._count_refresh)
             return _auth_result(provider, token)
         except Exception as exc:
             return exc
