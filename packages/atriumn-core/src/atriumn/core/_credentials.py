@@ -462,7 +462,7 @@ class TokenCache:
                 if action != WAIT:
                     break
                 self._cond.wait()
-                if self._error is not None and self._token is None:
+                if self._error is not None:  # the refresh we waited for failed: every waiter gets its error
                     raise self._error
                 force = False
         if action == USE:
@@ -524,7 +524,7 @@ class TokenCache:
                 break
             await fut
             with self._cond:
-                if self._error is not None and self._token is None:
+                if self._error is not None:  # the refresh we waited for failed: every waiter gets its error
                     raise self._error
             force = False
         if action == USE:
