@@ -103,8 +103,33 @@ def structure(data: Any, cls: type[T], casing: Casing, *, request_id: str | None
     except Exception as exc:
         import cattrs
 
-        messages = cattrs.transform_error(exc, path="$") if isinstance(exc, cattrs.BaseValidationError) else []
+        messages = _wire_messages(exc, "$", casing) if isinstance(exc, cattrs.BaseValidationError) else []
         detail = "; ".join(messages) or f"{type(exc).__name__}: {exc}"
         first_path = messages[0].rsplit(" @ ", 1)[-1] if messages and " @ " in messages[0] else "$"
         name = getattr(cls, "__name__", str(cls))
         raise DecodeError(f"response does not match {name}: {detail}", path=first_path, request_id=request_id) from exc
+
+
+def _wire_messages(exc: BaseException, path: str, casing: Casing) -> list[str]:
+    """``cattrs.transform_error``, but naming fields by their wire names: the path points into the document."""
+    import attrs
+    from cattrs.errors import ClassValidationError, IterableValidationError
+    from cattrs.v import format_exception
+
+    messages: list[str] = []
+    if isinstance(exc, (ClassValidationError, IterableValidationError)):
+        names: dict[str, str] = {}
+        if isinstance(exc, ClassValidationError) and attrs.has(exc.cl):
+            names = {f.name: f.metadata.get("wire") or wire_name(f.name, casing) for f in attrs.fields(exc.cl)}
+        with_notes, without = exc.group_exceptions()
+        for sub, note in with_notes:
+            name = getattr(note, "name", None)
+            sub_path = f"{path}.{names.get(name, name)}" if name is not None else f"{path}[{note.index!r}]"
+            if isinstance(sub, (ClassValidationError, IterableValidationError)):
+                messages.extend(_wire_messages(sub, sub_path, casing))
+            else:
+                messages.append(f"{format_exception(sub, note.type)} @ {sub_path}")
+        messages.extend(f"{format_exception(sub, None)} @ {path}" for sub in without)
+    else:
+        messages.append(f"{format_exception(exc, None)} @ {path}")
+    return messages
