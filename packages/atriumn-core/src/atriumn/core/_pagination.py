@@ -36,7 +36,7 @@ class Pager(Generic[T]):
     def pages(self) -> Iterator[Page[T]]:
         """Each page in turn (one request per page, made when the page is reached)."""
         token = self._start
-        seen: set[str] = set()
+        seen: set[str] = {token} if token else set()  # the start token counts: a server may echo it
         while True:
             page = self._fetch(token)
             yield page
@@ -64,7 +64,7 @@ class AsyncPager(Generic[T]):
     async def pages(self) -> AsyncIterator[Page[T]]:
         """Each page in turn."""
         token = self._start
-        seen: set[str] = set()
+        seen: set[str] = {token} if token else set()  # the start token counts: a server may echo it
         while True:
             page = await self._fetch(token)
             yield page
