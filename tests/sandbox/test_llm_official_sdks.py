@@ -419,10 +419,11 @@ def test_groq_chat_and_stream(groq_client: groq.Groq) -> None:
 
 
 def test_groq_tools_and_stream_error(groq_client: groq.Groq) -> None:
+    tools: list[Any] = [{"type": "function", "function": TOOL}]
     result = groq_client.chat.completions.create(
         model="tool",
         messages=[{"role": "user", "content": "weather?"}],
-        tools=[{"type": "function", "function": TOOL}],  # type: ignore[list-item]
+        tools=tools,
         tool_choice="required",
     )
     calls = result.choices[0].message.tool_calls
@@ -450,3 +451,39 @@ def test_base64_matches_float32_layout() -> None:
 
     decoded = struct.unpack("<8f", base64.b64decode(embedding_base64("text")))
     assert decoded == vector("text")
+
+
+# --- async clients -----------------------------------------------------------------------------------------
+
+
+async def test_async_clients_stream(url: str) -> None:
+    oai = openai.AsyncOpenAI(api_key=_key("openai"), base_url=url + "/v1", max_retries=0)
+    stream = await oai.chat.completions.create(
+        model="chunks-5",
+        messages=[{"role": "user", "content": "x"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = [c async for c in stream]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "w0 w1 w2 w3 w4"
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == 5
+    await oai.close()
+
+    claude = anthropic.AsyncAnthropic(api_key=_key("anthropic"), base_url=url, max_retries=0)
+    async with claude.messages.stream(
+        model="chunks-3", max_tokens=10, messages=[{"role": "user", "content": "x"}]
+    ) as events:
+        final = await events.get_final_message()
+    assert final.content[0].type == "text"
+    assert final.content[0].text == "w0 w1 w2"
+    await claude.close()
+
+    gemini = genai.Client(api_key=_key("gemini"), http_options=types.HttpOptions(base_url=url, api_version="v1beta"))
+    pieces = [c.text async for c in await gemini.aio.models.generate_content_stream(model="echo", contents="a b")]
+    assert pieces == ["a", " b"]
+
+    groq_client = groq.AsyncGroq(api_key=_key("groq"), base_url=url, max_retries=0)
+    result = await groq_client.chat.completions.create(model="echo", messages=[{"role": "user", "content": "hey"}])
+    assert result.choices[0].message.content == "hey"
+    await groq_client.close()
