@@ -45,12 +45,14 @@ class ToolCall:
     """A function call the model asked for.
 
     Attributes:
-        id: the call id (providers without ids, like Gemini, get a generated ``call_<n>``).
+        id: the call id (providers without ids, like Gemini, get a generated ``call_<n>``). Providers make a
+            new id per response, so the id is not part of equality: two calls of the same function with the
+            same arguments are the same output.
         name: the function name.
         arguments: the parsed JSON arguments.
     """
 
-    id: str
+    id: str = attrs.field(eq=False)
     name: str
     arguments: Mapping[str, Any] = attrs.field(factory=dict)
     type: str = "tool_call"
