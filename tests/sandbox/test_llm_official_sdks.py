@@ -50,12 +50,11 @@ def url(request: pytest.FixtureRequest) -> Iterator[str]:
         with serve_llm() as base:
             yield base
         return
-    try:
-        from atriumn.sandbox import Sandbox
-    except ImportError:
-        pytest.skip("atriumn.sandbox.Sandbox is not available")
-    with Sandbox() as sandbox:
-        yield sandbox.url
+    try:  # the session sandbox of the package's pytest plugin, when the full sandbox exists
+        sandbox = request.getfixturevalue("atriumn_sandbox")
+    except pytest.FixtureLookupError:
+        pytest.skip("the full sandbox (atriumn_sandbox fixture) is not available")
+    yield sandbox.url
 
 
 def _key(prefix: str) -> str:
