@@ -281,3 +281,20 @@ def _consume_and_fail(stream: Any) -> None:
     with stream as s:
         for _ in s:
             raise RuntimeError("consumer failed")
+
+
+def test_shared_transport_pool_and_stats(env: dict[str, str], fake: FakeServer) -> None:
+    from atriumn.core import Transport
+
+    with Transport(max_retries=0) as shared:
+        with ChatClient(transport=shared) as client:
+            client.chat("openai:echo", "a")
+            client.chat("anthropic:echo", "b")
+        assert shared.stats().calls == 2  # derived per provider, sharing the pool and the stats
+        with ChatClient(transport=shared) as again:  # the first client did not close the shared transport
+            assert again.chat("groq:echo", "c").text == "c"
+    assert [r["headers"].get("authorization") or r["headers"].get("x-api-key") for r in fake.requests] == [
+        "Bearer test-openai-key",
+        "test-anthropic-key",
+        "Bearer test-groq-key",
+    ]
