@@ -184,7 +184,12 @@ def chat_with_providers(base_url: str, prompt_text: str) -> None:
             "groq": base_url,
         }
         options["api_keys"] = {p: f"quickstart-{p}-key" for p in ("openai", "anthropic", "gemini", "groq")}
-    models = ["openai:gpt-4o-mini", "anthropic:claude-sonnet-4-5", "gemini:gemini-2.5-flash", "groq:llama-3.3-70b"]
+    models = [
+        "openai:gpt-4o-mini",
+        "anthropic:claude-sonnet-4-5",
+        "gemini:gemini-2.5-flash",
+        "groq:llama-3.3-70b-versatile",
+    ]
     total = 0.0
     with ChatClient(**options) as client:
         for model in models:
@@ -199,7 +204,8 @@ def chat_with_providers(base_url: str, prompt_text: str) -> None:
             text = response.text if len(response.text) <= 48 else response.text[:47] + "…"
             row(
                 model.split(":")[0],
-                f"{text!r}  {usage.input_tokens} in / {usage.output_tokens} out  ${cost:.6f}  {response.latency * 1000:.0f}ms",
+                f"{text!r}  {usage.input_tokens} in / {usage.output_tokens} out  "
+                f"${cost:.6f}  {response.latency * 1000:.0f}ms",
             )
         try:
             streamed = []
