@@ -177,7 +177,6 @@ class KeyringTokenStore:
                     RuntimeWarning,
                     stacklevel=4,
                 )
-                logger.warning("keyring unavailable; falling back to the memory token store")
 
     def load(self, key: str) -> AccessToken | None:
         """The stored token for ``key``, or None (a corrupt entry reads as None)."""
