@@ -142,3 +142,15 @@ def test_fallback_after_tokens_raises_with_partial_text(client: ChatClient, prov
     assert err.value.model == f"{provider}:stream-cut"
     assert isinstance(err.value.__cause__, NetworkError)
     assert len(err.value.attempts) == 1
+
+
+def test_gemini_retry_delay_is_honoured_by_the_core_retry(env: dict[str, str], fake: FakeServer) -> None:
+    from atriumn.core import RetryPolicy, Transport
+
+    # The emulation's Gemini 429 asks for 7 s in RetryInfo (no Retry-After header). With a 5 s cap on server
+    # delays the core must not retry at all (it would retry at once if it ignored the body's delay).
+    with Transport(retry=RetryPolicy(max_retries=3, max_server_delay=5)) as transport:
+        with ChatClient(transport=transport) as client, pytest.raises(RateLimitError) as err:
+            client.chat("gemini:error-429", "x")
+    assert err.value.retry_after == 7.0
+    assert len(fake.requests) == 1

@@ -381,6 +381,7 @@ def call_flow(cfg: PipelineConfig, op: Operation[Any]) -> Generator[Any, Any, An
                 sent=sent,
                 replay_safe=replay_safe,
                 remaining=remaining,
+                server_delay=getattr(failure, "retry_after", None),
             )
             if decision.retry:
                 cost = cfg.budget.try_acquire(timeout=isinstance(failure, RequestTimeoutError))

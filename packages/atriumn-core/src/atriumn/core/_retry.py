@@ -168,6 +168,7 @@ def decide(
     replay_safe: bool,
     remaining: float | None,
     rand: Callable[[], float] = random.random,
+    server_delay: float | None = None,
 ) -> RetryDecision:
     """Decide whether a failed attempt is retried.
 
@@ -178,8 +179,11 @@ def decide(
         sent: whether the request may have reached the server (False: connect / pool failure).
         replay_safe: the method is idempotent or the request carries an Idempotency-Key.
         remaining: seconds left before the call's deadline (None: no deadline).
+        server_delay: a wait the server asked for in its body (e.g. Gemini's ``RetryInfo.retryDelay``, read by
+            an operation's ``error_hook``); used when the headers give none.
     """
-    server_delay = parse_retry_after(headers) if headers is not None else None
+    from_headers = parse_retry_after(headers) if headers is not None else None
+    server_delay = from_headers if from_headers is not None else server_delay
     if retries_done >= policy.max_retries:
         return RetryDecision(False, reason="retries exhausted", server_delay=server_delay)
     should = headers.get("x-should-retry") if headers is not None else None
