@@ -175,12 +175,44 @@ class _RedactingFilter(logging.Filter):
         return True
 
 
+class _TracedHeadersFilter(logging.Filter):
+    """Redacts credential headers in httpcore2's DEBUG trace (``receive_response_headers.complete
+    return_value=(..., [(b'Set-Cookie', b'...'), ...])``): the message is pre-formatted, so it is rewritten."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "headers" in record.msg:
+            record.msg = _traced_header_pattern().sub(_redact_traced_header, record.msg)
+        return True
+
+
+def _traced_header_pattern() -> Any:
+    global _TRACED_HEADER
+    if _TRACED_HEADER is None:
+        import re
+
+        from ._redact import SENSITIVE_HEADERS
+
+        names = "|".join(re.escape(n) for n in sorted(SENSITIVE_HEADERS))
+        _TRACED_HEADER = re.compile(rf"""\(b(['"])({names})\1, b(['"])(?:\\.|(?!\3).)*\3\)""", re.IGNORECASE)
+    return _TRACED_HEADER
+
+
+def _redact_traced_header(match: Any) -> str:
+    from ._redact import REDACTED
+
+    quote, name = match.group(1), match.group(2)
+    return f"(b{quote}{name}{quote}, b'{REDACTED}')"
+
+
+_TRACED_HEADER: Any = None
 _filter_installed = False
 
 
 def install_httpx_log_filter() -> None:
-    """Attach the redacting filter to the ``httpx2`` logger once per process."""
+    """Attach the redacting filters to the ``httpx2`` and ``httpcore2`` loggers once per process."""
     global _filter_installed
     if not _filter_installed:
         logging.getLogger("httpx2").addFilter(_RedactingFilter())
+        for name in ("httpcore2.http11", "httpcore2.http2"):  # filters do not apply to child loggers: each one
+            logging.getLogger(name).addFilter(_TracedHeadersFilter())
         _filter_installed = True
