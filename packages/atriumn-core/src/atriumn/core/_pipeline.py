@@ -40,7 +40,7 @@ from ._errors import (
 )
 from ._operation import RAW, Operation
 from ._ratelimit import TokenBucket
-from ._redact import redact_body, redact_headers, redact_url
+from ._redact import redact_body, redact_headers, redact_text, redact_url
 from ._retry import RetryBudget, RetryPolicy, decide, parse_retry_after
 from ._serde import structure, unstructure
 from ._telemetry import StatsRecorder, instruments
@@ -172,6 +172,7 @@ def api_error(response: httpx2.Response, *, method: str, url: str, retry_after: 
     """The :class:`APIError` for an error response (any known error body shape)."""
     content_type = response.headers.get("content-type", "")
     code, description = parse_error_body(response.content, content_type)
+    description = redact_text(description)  # it becomes the message: a server may echo a secret back
     status = response.status_code
     cls = error_class_for(status)
     kwargs: dict[str, Any] = {
@@ -221,11 +222,12 @@ def call_flow(cfg: PipelineConfig, op: Operation[Any]) -> Generator[Any, Any, An
     deadline = start + budget_s if budget_s is not None else None
     method = op.method.upper()
     url = build_url(cfg, op)
-    shown_url = redact_url(str(url))
+    query = _query(op)
+    # What logs, spans (url.full) and errors show: the URL as sent, query included, secrets redacted.
+    shown_url = redact_url(str(url.copy_merge_params(tuple(query)) if query else url))
     origin = origin_of(url)
     own_origin = origin == cfg.origin
     host = f"{url.host}:{origin[2]}"
-    query = _query(op)
     body, content_type = _body(op)
 
     headers: dict[str, str] = {"User-Agent": cfg.user_agent, **cfg.headers}
