@@ -149,8 +149,8 @@ def test_gemini_retry_delay_is_honoured_by_the_core_retry(env: dict[str, str], f
 
     # The emulation's Gemini 429 asks for 7 s in RetryInfo (no Retry-After header). With a 5 s cap on server
     # delays the core must not retry at all (it would retry at once if it ignored the body's delay).
-    with Transport(retry=RetryPolicy(max_retries=3, max_server_delay=5)) as transport:
-        with ChatClient(transport=transport) as client, pytest.raises(RateLimitError) as err:
-            client.chat("gemini:error-429", "x")
+    transport = Transport(retry=RetryPolicy(max_retries=3, max_server_delay=5))
+    with transport, ChatClient(transport=transport) as client, pytest.raises(RateLimitError) as err:
+        client.chat("gemini:error-429", "x")
     assert err.value.retry_after == 7.0
     assert len(fake.requests) == 1
