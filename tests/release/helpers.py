@@ -244,7 +244,7 @@ class Workspace:
         """Everything a release could change: HEAD, branch, refs, index and worktree status, every file."""
         state = {
             "HEAD": self.git("rev-parse", "HEAD"),
-            "branch": self.git("symbolic-ref", "--short", "HEAD"),
+            "branch": self.git("rev-parse", "--abbrev-ref", "HEAD"),
             "refs": self.git("for-each-ref", "--format=%(refname) %(objectname)"),
             "status": self.git("status", "--porcelain", "--ignored", "--untracked-files=all"),
         }

@@ -110,6 +110,11 @@ def test_patch_release(workspace: Workspace, tmp_path) -> None:
         pkg_info = sdist.extractfile("atriumn_auth-0.1.1/PKG-INFO")
         assert pkg_info is not None and "Version: 0.1.1\n" in pkg_info.read().decode()
 
+    # status agrees: nothing left to release for auth.
+    status = workspace.run("status").stdout
+    auth_row = next(line for line in status.splitlines() if line.startswith("atriumn-auth "))
+    assert auth_row.split() == ["atriumn-auth", "0.1.1", "atriumn-auth-v0.1.1", "0", "none", "no"]
+
     # The next release is refused until there is something new to release.
     again = workspace.run("auth", "patch")
     assert again.returncode == 1
@@ -146,3 +151,31 @@ def test_failure_after_the_commit_undoes_it(make_workspace: Callable[..., Worksp
     assert workspace.snapshot() == before
     assert workspace.git("tag", "--list", "atriumn-auth-v0.1.1") == ""
     assert not (workspace.root / "dist").exists() or not any((workspace.root / "dist").iterdir())
+
+
+def test_first_release_of_the_version_in_the_file(make_workspace: Callable[..., Workspace]) -> None:
+    workspace = make_workspace(tags=("core",))
+    result = workspace.run("auth", "0.1.0")
+    assert result.returncode == 0, result.stdout
+    assert "first release: 0.1.0 is the version in packages/atriumn-auth/src/atriumn/auth/_version.py" in result.stdout
+    assert "atriumn-auth has no release tag yet" in result.stdout
+
+
+def test_status(workspace: Workspace) -> None:
+    storage = workspace.changelog("storage")
+    storage.write_text(storage.read_text().replace("- A change to atriumn-storage.\n", ""))
+    workspace.git("tag", "-d", "atriumn-core-v0.1.0")
+    workspace.commit("storage: nothing to release")
+    result = workspace.run("status")
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0].split("  ")[0] == "package"
+    assert "newest tag" in lines[0] and "commits since" in lines[0] and "needs release" in lines[0]
+    rows = {line.split()[0]: line.split(maxsplit=5) for line in lines[2:]}
+    assert rows["atriumn-core"] == ["atriumn-core", "0.1.0", "-", "1", "1", "yes (first release)"]
+    # auth: one commit after its tag touched packages/atriumn-auth (the client); one Unreleased entry.
+    assert rows["atriumn-auth"] == ["atriumn-auth", "0.1.0", "atriumn-auth-v0.1.0", "1", "1", "yes"]
+    # storage: one commit (the changelog edit) but no entries.
+    assert rows["atriumn-storage"][1:5] == ["0.1.0", "atriumn-storage-v0.1.0", "1", "none"]
+    assert rows["atriumn-storage"][5] == "changes without changelog entries"
+    assert list(rows) == ["atriumn-core", "atriumn-auth", "atriumn-storage"]
