@@ -139,9 +139,7 @@ def test_usage_errors_exit_2(env: dict[str, str], user: str, monkeypatch: Any) -
 
 
 def test_wrong_password_is_an_api_error(env: dict[str, str], user: str, monkeypatch: Any) -> None:
-    code, _, err = run(
-        "auth", "login", "-u", user, "--password-stdin", stdin="wrong password", monkeypatch=monkeypatch
-    )
+    code, _, err = run("auth", "login", "-u", user, "--password-stdin", stdin="wrong password", monkeypatch=monkeypatch)
     assert code == 1
     assert "401" in err
     assert "wrong password" not in err
