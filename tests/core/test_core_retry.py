@@ -103,7 +103,7 @@ def test_garbage_retry_after_is_ignored(value: str) -> None:
     assert parse_retry_after(h(retry_after=value)) is None
 
 
-@pytest.mark.parametrize("value", ["soon", "-5", "nan"])
+@pytest.mark.parametrize("value", ["soon", "-5", "nan", "inf", "INF", "1e999"])
 def test_garbage_retry_after_ms_falls_back_to_retry_after(value: str) -> None:
     assert parse_retry_after(h(retry_after_ms=value, retry_after="2")) == 2
     assert parse_retry_after(h(retry_after_ms=value)) is None

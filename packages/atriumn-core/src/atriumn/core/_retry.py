@@ -82,7 +82,7 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
             value = float(ms) / 1000.0
         except ValueError:
             value = -1.0
-        if value >= 0 and value == value:
+        if 0 <= value < float("inf"):  # NaN and infinity are garbage, as in Retry-After
             return value
     raw = headers.get("retry-after")
     if raw is None:
