@@ -443,9 +443,15 @@ def release_changelog(text: str, version: Version, date: str) -> str:
 # --------------------------------------------------------------------------------------------------------
 
 
+def _quote(part: str) -> str:
+    if "'" in part and not re.search(r'["\\$`!]', part):
+        return f'"{part}"'  # tests(package='auth') reads better in double quotes, as nox's docs write it
+    return shlex.quote(part)
+
+
 def show(command: Sequence[str | Path]) -> str:
     """A command as it would be typed in a shell."""
-    return shlex.join(str(part) for part in command)
+    return " ".join(_quote(str(part)) for part in command)
 
 
 def run(

@@ -27,7 +27,7 @@ def test_dry_run_prints_every_step_and_changes_nothing(workspace: Workspace) -> 
         "$ git status --porcelain --untracked-files=all",
         "1 entry under Unreleased in packages/atriumn-auth/CHANGELOG.md",
         "atriumn-core>=0.1,<1 is satisfied by the released 0.1.0",
-        "--sessions lint typecheck 'tests(package='\"'\"'auth'\"'\"')'",
+        "--sessions lint typecheck \"tests(package='auth')\"",
         "--sessions build smoke -- auth",
         'would write: __version__ = "0.1.1" in packages/atriumn-auth/src/atriumn/auth/_version.py',
         f"'## 0.1.1 - {today}'",
@@ -54,7 +54,7 @@ def test_dry_run_of_core_tests_its_dependents(workspace: Workspace) -> None:
     assert "atriumn-auth admits atriumn-core 0.2.0 (atriumn-core>=0.1,<1)" in result.stdout
     nox_line = next(line for line in result.stdout.splitlines() if "lint typecheck" in line)
     for package in ("core", "auth", "storage"):
-        assert f"tests(package='\"'\"'{package}'\"'\"')" in nox_line
+        assert f"\"tests(package='{package}')\"" in nox_line
     assert "--sessions build smoke -- core auth storage" in result.stdout
 
 

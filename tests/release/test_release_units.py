@@ -276,3 +276,21 @@ def test_format_status() -> None:
         "atriumn-core  0.1.0    atriumn-core-v0.1.0  0              none                no",
         "atriumn-auth  0.2.0    -                    3              2                   yes (first release)",
     ]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["nox", "--sessions", "lint", "tests-3.12(package='auth')"],
+        ["git", "commit", "--message", "release: atriumn-auth 0.1.1"],
+        ["echo", "it's $HOME", 'say "hi"', ""],
+    ],
+)
+def test_show_round_trips_through_a_shell(command: list[str]) -> None:
+    import shlex
+
+    assert shlex.split(release.show(command)) == command
+
+
+def test_show_writes_nox_session_names_as_nox_does() -> None:
+    assert release.show(["nox", "-s", "tests-3.12(package='auth')"]) == "nox -s \"tests-3.12(package='auth')\""
