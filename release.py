@@ -820,7 +820,8 @@ class Release:
             raise ReleaseError(f"`{show(listing_command)}` did not print JSON:\n{listed.stdout[:500]}") from None
         own = select_test_sessions(listing, [self.package.name], self.options.pythons)
         if not own:
-            raise ReleaseError(f"nox lists no tests session for {self.package.name} (nox -l)")
+            where = f" on python {', '.join(self.options.pythons)}" if self.options.pythons else ""
+            raise ReleaseError(f"nox lists no tests session for {self.package.name}{where} (see nox --list)")
         sessions = own + select_test_sessions(listing, users, self.options.pythons)
         built = [self.package.name, *users]
         return [
