@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
-from atriumn.core import AsyncPager, AsyncTransport, Page, Pager, TokenProvider, Transport
+from atriumn.core import AsyncPager, AsyncServiceClient, Page, Pager, ServiceClient
 
 from . import _operations
 from ._models import Prompt, PromptInput, PromptVariable
@@ -68,7 +67,7 @@ def _check_task(app: str, task: str) -> None:
     _require("task", task)
 
 
-class AIClient:
+class AIClient(ServiceClient):
     """The Atriumn AI API (prompts, task runs), synchronous.
 
     Args:
@@ -77,19 +76,6 @@ class AIClient:
         transport: a shared :class:`~atriumn.core.Transport` (not closed by this client).
         deadline, max_retries: for the transport this client creates.
     """
-
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        credentials: TokenProvider | None = None,
-        transport: Transport | None = None,
-        deadline: float | None = None,
-        max_retries: int | None = None,
-    ) -> None:
-        self._transport, self._owns = Transport.for_client(
-            transport, base_url=base_url, credentials=credentials, deadline=deadline, max_retries=max_retries
-        )
 
     def create_prompt(
         self,
@@ -175,35 +161,9 @@ class AIClient:
         _check_task(app, task)
         return self._transport.send(_operations.run_task(app=app, task=task, input=input, options=options))
 
-    def close(self) -> None:
-        """Close the transport this client created."""
-        if self._owns:
-            self._transport.close()
 
-    def __enter__(self) -> AIClient:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-
-class AsyncAIClient:
+class AsyncAIClient(AsyncServiceClient):
     """The async twin of :class:`AIClient`."""
-
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        credentials: TokenProvider | None = None,
-        transport: AsyncTransport | None = None,
-        deadline: float | None = None,
-        max_retries: int | None = None,
-    ) -> None:
-        self._transport, self._owns = AsyncTransport.for_client(
-            transport, base_url=base_url, credentials=credentials, deadline=deadline, max_retries=max_retries
-        )
 
     async def create_prompt(
         self,
@@ -288,20 +248,3 @@ class AsyncAIClient:
         """Run a task (``POST /v1/prompt``); returns the JSON result."""
         _check_task(app, task)
         return await self._transport.send(_operations.run_task(app=app, task=task, input=input, options=options))
-
-    async def aclose(self) -> None:
-        """Close the transport this client created."""
-        if self._owns:
-            await self._transport.aclose()
-
-    async def close(self) -> None:
-        """Alias of :meth:`aclose`."""
-        await self.aclose()
-
-    async def __aenter__(self) -> AsyncAIClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()

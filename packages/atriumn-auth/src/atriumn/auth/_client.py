@@ -7,10 +7,9 @@ endpoint's operation in :mod:`._operations` and sends it through the transport. 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
-from atriumn.core import AsyncPager, AsyncTransport, Page, Pager, TokenProvider, Transport
+from atriumn.core import AsyncPager, AsyncServiceClient, Page, Pager, ServiceClient
 
 from . import _operations as ops
 from . import _validate as v
@@ -36,7 +35,7 @@ def _details(result: Any) -> CodeDeliveryDetails:
     return result.code_delivery_details or CodeDeliveryDetails()
 
 
-class AuthClient:
+class AuthClient(ServiceClient):
     """The Auth API, synchronously.
 
     Args:
@@ -47,24 +46,6 @@ class AuthClient:
         deadline: overall deadline per call, in seconds.
         max_retries: retries per call.
     """
-
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        credentials: TokenProvider | None = None,
-        transport: Transport | None = None,
-        deadline: float | None = None,
-        max_retries: int | None = None,
-    ) -> None:
-        self._transport, self._owns_transport = Transport.for_client(
-            transport, base_url=base_url, credentials=credentials, deadline=deadline, max_retries=max_retries
-        )
-
-    @property
-    def transport(self) -> Transport:
-        """The transport this client sends through."""
-        return self._transport
 
     def health(self) -> HealthStatus:
         """``GET /health``."""
@@ -200,43 +181,9 @@ class AuthClient:
         v.text("credential_id", credential_id)
         self._transport.send(ops.delete_client_credential(credential_id))
 
-    def close(self) -> None:
-        """Close the transport, if this client created it."""
-        if self._owns_transport:
-            self._transport.close()
 
-    def __enter__(self) -> AuthClient:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"AuthClient(base_url={self._transport.base_url!r})"
-
-
-class AsyncAuthClient:
+class AsyncAuthClient(AsyncServiceClient):
     """The Auth API, asynchronously; the same methods as :class:`AuthClient`, awaited."""
-
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        credentials: TokenProvider | None = None,
-        transport: AsyncTransport | None = None,
-        deadline: float | None = None,
-        max_retries: int | None = None,
-    ) -> None:
-        self._transport, self._owns_transport = AsyncTransport.for_client(
-            transport, base_url=base_url, credentials=credentials, deadline=deadline, max_retries=max_retries
-        )
-
-    @property
-    def transport(self) -> AsyncTransport:
-        """The transport this client sends through."""
-        return self._transport
 
     async def health(self) -> HealthStatus:
         """``GET /health``."""
@@ -367,23 +314,3 @@ class AsyncAuthClient:
         """See :meth:`AuthClient.delete_client_credential`."""
         v.text("credential_id", credential_id)
         await self._transport.send(ops.delete_client_credential(credential_id))
-
-    async def aclose(self) -> None:
-        """Close the transport, if this client created it."""
-        if self._owns_transport:
-            await self._transport.aclose()
-
-    async def close(self) -> None:
-        """Alias of :meth:`aclose`."""
-        await self.aclose()
-
-    async def __aenter__(self) -> AsyncAuthClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    def __repr__(self) -> str:
-        return f"AsyncAuthClient(base_url={self._transport.base_url!r})"

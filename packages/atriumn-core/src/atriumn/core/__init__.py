@@ -8,6 +8,7 @@ metrics, and redacted logging. Service packages (``atriumn.auth``, ``atriumn.sto
 """
 
 from ._breaker import CircuitBreaker, CircuitBreakerPolicy, CircuitState
+from ._clients import AsyncServiceClient, ServiceClient
 from ._config import DEFAULT_BASE_URL, parse_duration
 from ._credentials import (
     AccessToken,
@@ -58,6 +59,7 @@ __all__ = [
     "AccessToken",
     "ApiKey",
     "AsyncPager",
+    "AsyncServiceClient",
     "AsyncTransport",
     "AtriumnError",
     "AuthenticationError",
@@ -86,6 +88,7 @@ __all__ = [
     "RetryBudget",
     "RetryPolicy",
     "ServerError",
+    "ServiceClient",
     "StaticToken",
     "Timeouts",
     "TokenCache",

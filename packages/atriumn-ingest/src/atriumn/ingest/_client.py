@@ -8,10 +8,9 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from types import TracebackType
 from typing import IO, Any
 
-from atriumn.core import AsyncPager, AsyncTransport, Page, Pager, TokenProvider, Transport
+from atriumn.core import AsyncPager, AsyncServiceClient, Page, Pager, ServiceClient
 
 from . import _operations as ops
 from ._models import BatchProgress, BatchResult, BatchSource, ContentItem, FileSource, TextSource, UploadTicket
@@ -79,7 +78,7 @@ def _filename(filename: str | None, detected: str | None) -> str:
     return name
 
 
-class IngestClient:
+class IngestClient(ServiceClient):
     """The Ingest API, synchronously.
 
     Args:
@@ -88,24 +87,6 @@ class IngestClient:
         transport: a shared :class:`~atriumn.core.Transport` (not closed by this client).
         deadline: overall deadline per call in seconds; max_retries: retries per call.
     """
-
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        credentials: TokenProvider | None = None,
-        transport: Transport | None = None,
-        deadline: float | None = None,
-        max_retries: int | None = None,
-    ) -> None:
-        self._transport, self._owns_transport = Transport.for_client(
-            transport, base_url=base_url, credentials=credentials, deadline=deadline, max_retries=max_retries
-        )
-
-    @property
-    def transport(self) -> Transport:
-        """The transport this client sends through."""
-        return self._transport
 
     def ingest_text(
         self,
@@ -337,40 +318,9 @@ class IngestClient:
             )
         return self.ingest_url(s.url, metadata=s.metadata, idempotency_key=p.idempotency_key)
 
-    def close(self) -> None:
-        """Close the transport if this client created it."""
-        if self._owns_transport:
-            self._transport.close()
 
-    def __enter__(self) -> IngestClient:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-
-class AsyncIngestClient:
+class AsyncIngestClient(AsyncServiceClient):
     """The Ingest API, asynchronously; the same methods as :class:`IngestClient`, awaited."""
-
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        credentials: TokenProvider | None = None,
-        transport: AsyncTransport | None = None,
-        deadline: float | None = None,
-        max_retries: int | None = None,
-    ) -> None:
-        self._transport, self._owns_transport = AsyncTransport.for_client(
-            transport, base_url=base_url, credentials=credentials, deadline=deadline, max_retries=max_retries
-        )
-
-    @property
-    def transport(self) -> AsyncTransport:
-        """The transport this client sends through."""
-        return self._transport
 
     async def ingest_text(
         self,
@@ -587,20 +537,3 @@ class AsyncIngestClient:
                 s.path, content_type=s.content_type, metadata=s.metadata, idempotency_key=p.idempotency_key
             )
         return await self.ingest_url(s.url, metadata=s.metadata, idempotency_key=p.idempotency_key)
-
-    async def aclose(self) -> None:
-        """Close the transport if this client created it."""
-        if self._owns_transport:
-            await self._transport.aclose()
-
-    async def close(self) -> None:
-        """Alias of :meth:`aclose`."""
-        await self.aclose()
-
-    async def __aenter__(self) -> AsyncIngestClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from types import TracebackType
 
 import attrs
 
-from atriumn.core import AsyncTransport, TokenProvider, Transport
+from atriumn.core import AsyncServiceClient, AsyncTransport, ServiceClient, TokenProvider, Transport
 
 from . import _operations as ops
 from ._models import DownloadResult, DownloadURL, UploadResult, UploadURL
@@ -50,7 +49,7 @@ def _content_type(filename: str, content_type: str | None) -> str:
     return mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
-class StorageClient:
+class StorageClient(ServiceClient):
     """The Storage API, synchronously.
 
     Args:
@@ -73,16 +72,11 @@ class StorageClient:
         deadline: float | None = None,
         max_retries: int | None = None,
     ) -> None:
-        self._transport, self._owns_transport = Transport.for_client(
-            transport, base_url=base_url, credentials=credentials, deadline=deadline, max_retries=max_retries
+        super().__init__(
+            base_url=base_url, credentials=credentials, transport=transport, deadline=deadline, max_retries=max_retries
         )
         self._transfer = transfer_transport
         self._owns_transfer = transfer_transport is None
-
-    @property
-    def transport(self) -> Transport:
-        """The API transport."""
-        return self._transport
 
     @property
     def transfer_transport(self) -> Transport:
@@ -165,24 +159,12 @@ class StorageClient:
 
     def close(self) -> None:
         """Close the transports this client created."""
-        if self._owns_transport:
-            self._transport.close()
+        super().close()
         if self._owns_transfer and self._transfer is not None:
             self._transfer.close()
 
-    def __enter__(self) -> StorageClient:
-        return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"StorageClient(base_url={self._transport.base_url!r})"
-
-
-class AsyncStorageClient:
+class AsyncStorageClient(AsyncServiceClient):
     """The Storage API, asynchronously; the same methods as :class:`StorageClient`, awaited."""
 
     def __init__(
@@ -195,16 +177,11 @@ class AsyncStorageClient:
         deadline: float | None = None,
         max_retries: int | None = None,
     ) -> None:
-        self._transport, self._owns_transport = AsyncTransport.for_client(
-            transport, base_url=base_url, credentials=credentials, deadline=deadline, max_retries=max_retries
+        super().__init__(
+            base_url=base_url, credentials=credentials, transport=transport, deadline=deadline, max_retries=max_retries
         )
         self._transfer = transfer_transport
         self._owns_transfer = transfer_transport is None
-
-    @property
-    def transport(self) -> AsyncTransport:
-        """The API transport."""
-        return self._transport
 
     @property
     def transfer_transport(self) -> AsyncTransport:
@@ -282,22 +259,6 @@ class AsyncStorageClient:
 
     async def aclose(self) -> None:
         """Close the transports this client created."""
-        if self._owns_transport:
-            await self._transport.aclose()
+        await super().aclose()
         if self._owns_transfer and self._transfer is not None:
             await self._transfer.aclose()
-
-    async def close(self) -> None:
-        """Alias of :meth:`aclose`."""
-        await self.aclose()
-
-    async def __aenter__(self) -> AsyncStorageClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    def __repr__(self) -> str:
-        return f"AsyncStorageClient(base_url={self._transport.base_url!r})"
