@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import sys
 import threading
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 from ._config import env_bool
@@ -158,9 +158,9 @@ def enable_debug_logging(stream: Any = None) -> logging.Handler:
     return _debug_handler
 
 
-def debug_from_environment() -> None:
-    """Honour ``ATRIUMN_DEBUG`` (called when a transport is created)."""
-    if "ATRIUMN_DEBUG" in os.environ and env_bool("ATRIUMN_DEBUG"):
+def debug_from_environment(environ: Mapping[str, str] | None = None) -> None:
+    """Honour ``ATRIUMN_DEBUG`` (called when a transport is created, with the transport's ``environ``)."""
+    if env_bool("ATRIUMN_DEBUG", environ):
         enable_debug_logging()
 
 

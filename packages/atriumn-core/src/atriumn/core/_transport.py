@@ -131,7 +131,7 @@ class _BaseTransport:
         environ: Mapping[str, str] | None = None,
         _shared: _Shared | None = None,
     ) -> None:
-        debug_from_environment()
+        debug_from_environment(environ)
         install_httpx_log_filter()
         if credentials is not None and not isinstance(credentials, TokenProvider):
             raise ConfigurationError(
