@@ -74,11 +74,18 @@ def main() -> None:
             )
         else:
             print("(the LLM emulation is not present: skipping POST /v1/chat/completions)")
-        print(f"{'endpoint':<28} {'sync req/s':>12} {'async req/s':>12}")
+        print("## Sandbox throughput\n")
+        print(
+            f"The sandbox's own throughput (in-process server thread, a bare httpx2 client, {args.seconds:g} s per "
+            f"case, async at concurrency {args.concurrency}), so the SDK benchmarks above and below can show the "
+            "server is not their bottleneck.\n"
+        )
+        print("| endpoint | sync req/s | async req/s |")
+        print("|---|---:|---:|")
         for name, method, path, body, headers in cases:
             sync_rate = _sync(sandbox.url, method, path, body, headers, args.seconds)
             async_rate = asyncio.run(_async(sandbox.url, method, path, body, headers, args.seconds, args.concurrency))
-            print(f"{name:<28} {sync_rate:>12.0f} {async_rate:>12.0f}")
+            print(f"| `{name}` | {sync_rate:,.0f} | {async_rate:,.0f} |")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncTransport", "PoolLimits", "Transport", "register_component"]
 
 T = TypeVar("T")
+_T = TypeVar("_T", bound="_BaseTransport")
 
 _components: dict[str, str] = {"core": __version__}
 _user_agent: str | None = None
@@ -186,6 +187,41 @@ class _BaseTransport:
         )
         self._closed = False
 
+    @classmethod
+    def for_client(
+        cls: type[_T],
+        transport: _T | None,
+        *,
+        base_url: str | None = None,
+        credentials: TokenProvider | None = None,
+        deadline: float | None = None,
+        max_retries: int | None = None,
+    ) -> tuple[_T, bool]:
+        """The transport a service client should use, and whether the client owns (and closes) it.
+
+        With ``transport`` given, the client shares it (derived with ``with_options`` when the client's own
+        base URL, credentials, deadline or retries differ); otherwise a new transport is created.
+        """
+        options = _client_options(base_url, credentials, deadline, max_retries)
+        if transport is None:
+            return cls(**options), True
+        changes = {k: v for k, v in options.items() if v is not None}
+        return (transport.with_options(**changes) if changes else transport), False
+
+    def with_options(self: _T, **changes: Any) -> _T:
+        """A transport with some options changed, sharing this one's state (see the subclasses)."""
+        raise NotImplementedError
+
+    def _pool_options(self) -> dict[str, Any]:
+        # Redirects are never followed: credentials must not reach a redirect target.
+        return {
+            "limits": self.limits.to_httpx(),
+            "http2": self.http2,
+            "verify": self.verify,
+            "follow_redirects": False,
+            "trust_env": True,
+        }
+
     def _options(self) -> dict[str, Any]:
         return {
             "base_url": self.base_url,
@@ -266,14 +302,7 @@ class Transport(_BaseTransport):
         self._lock = threading.Lock()
 
     def _new_client(self) -> httpx2.Client:
-        return httpx2.Client(
-            limits=self.limits.to_httpx(),
-            http2=self.http2,
-            verify=self.verify,
-            transport=self._http_transport,
-            follow_redirects=False,
-            trust_env=True,
-        )
+        return httpx2.Client(transport=self._http_transport, **self._pool_options())
 
     @property
     def http_client(self) -> httpx2.Client:
@@ -290,27 +319,6 @@ class Transport(_BaseTransport):
                     self._pid = os.getpid()
                 client = self._client
         return client
-
-    @classmethod
-    def for_client(
-        cls,
-        transport: Transport | None,
-        *,
-        base_url: str | None = None,
-        credentials: TokenProvider | None = None,
-        deadline: float | None = None,
-        max_retries: int | None = None,
-    ) -> tuple[Transport, bool]:
-        """The transport a service client should use, and whether the client owns (and closes) it.
-
-        With ``transport`` given, the client shares it (derived with ``with_options`` when the client's own
-        base URL, credentials, deadline or retries differ); otherwise a new transport is created.
-        """
-        options = _client_options(base_url, credentials, deadline, max_retries)
-        if transport is None:
-            return cls(**options), True
-        changes = {k: v for k, v in options.items() if v is not None}
-        return (transport.with_options(**changes) if changes else transport), False
 
     def with_options(self, **changes: Any) -> Transport:
         """A transport with some options changed, sharing this one's pool, breakers, budget and stats.
@@ -426,14 +434,7 @@ class AsyncTransport(_BaseTransport):
         self._pid = os.getpid()
 
     def _new_client(self) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(
-            limits=self.limits.to_httpx(),
-            http2=self.http2,
-            verify=self.verify,
-            transport=self._http_transport,
-            follow_redirects=False,
-            trust_env=True,
-        )
+        return httpx2.AsyncClient(transport=self._http_transport, **self._pool_options())
 
     @property
     def http_client(self) -> httpx2.AsyncClient:
@@ -450,23 +451,6 @@ class AsyncTransport(_BaseTransport):
             self._loop = loop
             self._pid = os.getpid()
         return self._client
-
-    @classmethod
-    def for_client(
-        cls,
-        transport: AsyncTransport | None,
-        *,
-        base_url: str | None = None,
-        credentials: TokenProvider | None = None,
-        deadline: float | None = None,
-        max_retries: int | None = None,
-    ) -> tuple[AsyncTransport, bool]:
-        """The transport a service client should use, and whether it owns it (see :meth:`Transport.for_client`)."""
-        options = _client_options(base_url, credentials, deadline, max_retries)
-        if transport is None:
-            return cls(**options), True
-        changes = {k: v for k, v in options.items() if v is not None}
-        return (transport.with_options(**changes) if changes else transport), False
 
     def with_options(self, **changes: Any) -> AsyncTransport:
         """A transport with some options changed, sharing this one's breakers, budget and stats.
