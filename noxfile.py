@@ -67,8 +67,9 @@ def _interpreter(version: str) -> str | None:
 PYTHONS = {v: p for v in SUPPORTED if (p := _interpreter(v))}
 # Let the pyenv shims (which uv and nox find on PATH) answer for every interpreter we found.
 _pyenv_names = [Path(p).parents[1].name for p in PYTHONS.values() if "/.pyenv/versions/" in p]
-if _pyenv_names and "PYENV_VERSION" not in os.environ:
-    os.environ["PYENV_VERSION"] = ":".join(_pyenv_names)
+_current = [v for v in os.environ.get("PYENV_VERSION", "").split(":") if v]
+if _pyenv_names and not set(_pyenv_names) <= set(_current):
+    os.environ["PYENV_VERSION"] = ":".join(_current + [n for n in _pyenv_names if n not in _current])
 
 
 def _sync(session: nox.Session, *groups: str) -> None:

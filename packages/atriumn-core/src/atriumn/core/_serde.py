@@ -47,8 +47,8 @@ def _parse_datetime(value: Any, _: type) -> dt.datetime:
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    # Python 3.10's fromisoformat accepts at most 6 fractional digits; servers send 9 (Go's RFC3339Nano).
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    # Python 3.10's fromisoformat takes exactly 3 or 6 fractional digits; servers send 1 to 9 (Go's RFC3339Nano).
+    text = re.sub(r"\.(\d+)", lambda m: "." + (m.group(1) + "00000")[:6], text, count=1)
     parsed = dt.datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
