@@ -29,6 +29,7 @@ import re
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, Union, cast
 
@@ -344,13 +345,27 @@ class _Upload:
         done = 0
         if self.progress is not None:
             self.progress(0, total)
-        for chunk in self.payload.chunks():
-            if h is not None:
-                h.update(chunk)
-            done += len(chunk)
-            yield chunk
-            if self.progress is not None:
-                self.progress(done, total)
+        if h is None:
+            for chunk in self.payload.chunks():
+                done += len(chunk)
+                yield chunk
+                if self.progress is not None:
+                    self.progress(done, total)
+            return
+        # Hash chunk N on a helper thread while chunk N is on the wire: hashlib releases the GIL for large
+        # buffers, so the SHA-256 of the returned checksum costs no wall time on a multi-core machine.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="atriumn-sha256") as hasher:
+            pending = None
+            for chunk in self.payload.chunks():
+                if pending is not None:
+                    pending.result()
+                pending = hasher.submit(h.update, chunk)
+                done += len(chunk)
+                yield chunk
+                if self.progress is not None:
+                    self.progress(done, total)
+            if pending is not None:
+                pending.result()
 
     def _sync_body(self) -> Iterator[bytes]:
         return self._chunks()
