@@ -176,3 +176,78 @@ def test_debug_logs_are_redacted(env: dict[str, str], user: str) -> None:
     assert "/auth/login" in login.stderr  # the request was logged...
     assert PASSWORD not in login.stderr  # ...without its password
     assert "REDACTED" in login.stderr
+
+
+def test_ai_chat_streams_and_prompts(env: dict[str, str], user: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run("auth", "login", "-u", user, "--password-stdin", stdin=PASSWORD, monkeypatch=monkeypatch)[0] == 0
+    monkeypatch.setenv("OPENAI_BASE_URL", env["ATRIUMN_API_BASE_URL"] + "/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "cli-test-key")
+    code, out, err = run("ai", "chat", "--model", "openai:gpt-4o-mini", "hello from the terminal")
+    assert code == 0, err
+    assert out.strip() == "hello from the terminal"  # the emulation's echo model, streamed
+    assert "openai:gpt-4o-mini" in err  # usage line on stderr, out of the way of the text
+    assert "in /" in err
+    code, out, _ = run("--json", "ai", "chat", "-m", "openai:gpt-4o-mini", "json please")
+    assert code == 0
+    assert json.loads(out.strip().splitlines()[-1] if not out.strip().startswith("{") else out)["text"] == "json please"
+
+    code, out, err = run("ai", "prompts", "create", "--name", "greet", "--template", "Hello {{who}}!", "--tag", "cli")
+    assert code == 0, err
+    code, out, _ = run("--json", "ai", "prompts", "list", "--tag", "cli")
+    prompts = json.loads(out)
+    assert [p["name"] for p in prompts] == ["greet"]
+    code, out, _ = run("ai", "prompts", "render", prompts[0]["id"], "--var", "who=world")
+    assert code == 0
+    assert out.strip() == "Hello world!"
+    code, _, err = run("ai", "prompts", "render", prompts[0]["id"])
+    assert code == 2
+    assert "who" in err
+
+
+def test_ingest_file_url_batch_and_wait(env: dict[str, str], user: str, monkeypatch: Any, tmp_path: Path) -> None:
+    assert run("auth", "login", "-u", user, "--password-stdin", stdin=PASSWORD, monkeypatch=monkeypatch)[0] == 0
+    doc = tmp_path / "doc.txt"
+    doc.write_text("a document\n")
+    code, out, _ = run("--json", "ingest", "file", str(doc), "--wait")
+    assert code == 0
+    assert json.loads(out)["status"] == "completed"
+    code, out, _ = run("--json", "ingest", "url", env["ATRIUMN_API_BASE_URL"] + "/health")
+    item = json.loads(out)
+    code, out, _ = run("ingest", "wait", item["id"], "--timeout", "20")
+    assert code == 0
+    assert "completed" in out
+    lines = tmp_path / "lines.txt"
+    lines.write_text("first\n\nsecond\nthird\n")
+    code, out, err = run("--json", "ingest", "batch", str(doc), "--lines", str(lines), "--concurrency", "2")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [r["index"] for r in rows] == [0, 1, 2, 3]
+    assert all(r["ok"] for r in rows)
+    code, _, err = run("ingest", "batch", "ftp://nope.example/x")
+    assert code == 2
+    assert "items[0]" in err
+
+
+def test_sandbox_serve_from_the_atriumn_command(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("atriumn")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "atriumn.core.cli"]
+    proc = subprocess.Popen(
+        [*cmd, "sandbox", "serve", "--port", "0", "--data-dir", str(tmp_path / "data")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = ""
+        for line in proc.stdout:
+            url = next((w.rstrip(".,") for w in line.split() if w.startswith("http://")), "")
+            if url:
+                break
+        assert url, "the sandbox did not print its URL"
+        import httpx2
+
+        assert httpx2.get(url + "/health").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(15)

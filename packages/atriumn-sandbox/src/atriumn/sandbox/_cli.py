@@ -11,13 +11,18 @@ from pathlib import Path
 
 from ._config import ENV_ADMIN_CLIENT_ID, ENV_ADMIN_CLIENT_SECRET, SandboxConfig
 
-__all__ = ["main"]
+__all__ = ["add_serve_arguments", "main", "serve"]
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atriumn-sandbox", description="A local, offline Atriumn server.")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve the sandbox until interrupted")
+    add_serve_arguments(sub.add_parser("serve", help="serve the sandbox until interrupted"))
+    return parser
+
+
+def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
+    """The options of ``serve`` (shared with ``atriumn sandbox serve``)."""
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=0, help="port to bind (default 0: a free port)")
     serve.add_argument("--data-dir", type=Path, help="keep data here (default: a temporary directory)")
@@ -33,12 +38,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--signing-secret", default=os.environ.get("ATRIUMN_SANDBOX_SIGNING_SECRET"), help="HMAC key for tokens"
     )
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``atriumn-sandbox`` command."""
-    args = _parser().parse_args(argv)
+    serve(_parser().parse_args(argv))
+
+
+def serve(args: argparse.Namespace) -> None:
+    """Run the sandbox with parsed ``serve`` options until interrupted."""
     from ._server import Sandbox
 
     overrides = {

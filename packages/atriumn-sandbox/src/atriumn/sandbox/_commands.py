@@ -9,16 +9,18 @@ __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    """Add ``sandbox serve`` to the ``atriumn`` parser (its options are ``atriumn-sandbox serve``'s)."""
+    """Add ``sandbox serve`` to the ``atriumn`` parser, with the options of ``atriumn-sandbox serve``."""
+    from ._cli import add_serve_arguments
+
     sandbox = sub.add_parser("sandbox", help="run a local, offline Atriumn server")
     cmds = sandbox.add_subparsers(dest="sandbox_command", required=True)
-    serve = cmds.add_parser("serve", help="serve until interrupted (see atriumn-sandbox serve --help)")
-    serve.add_argument("options", nargs=argparse.REMAINDER, help="options of atriumn-sandbox serve")
+    serve = cmds.add_parser("serve", help="serve until interrupted")
+    add_serve_arguments(serve)
     serve.set_defaults(handler=_serve)
 
 
 def _serve(args: argparse.Namespace, out: Any) -> int | None:
-    from ._cli import main
+    from ._cli import serve
 
-    main(["serve", *args.options])
+    serve(args)
     return None
