@@ -109,19 +109,23 @@ def _covered_pytest(
 
 
 def _tests_of(package: str) -> list[str]:
-    paths = [f"tests/{package}"]
+    if package == "integration":  # what crosses packages: end to end, the CLI, release.py, the fault server
+        paths = ["tests/integration", "tests/release", "tests/test_faultserver.py"]
+    else:
+        paths = [f"tests/{package}"]
     return [p for p in paths if (ROOT / p).exists()]
 
 
 @nox.session(python=list(PYTHONS) or None, tags=["tests"])
-@nox.parametrize("package", PACKAGES)
+@nox.parametrize("package", [*PACKAGES, "integration"])
 def tests(session: nox.Session, package: str) -> None:
     """One package's tests on every interpreter of 3.10-3.13 found on this machine."""
     _sync(session, "test")
     paths = _tests_of(package)
     if not paths:
         session.skip(f"no tests for {package}")
-    _covered_pytest(session, "python", paths, [package], data_file=ROOT / f".coverage.{package}-{session.python}")
+    covered = PACKAGES if package == "integration" else [package]
+    _covered_pytest(session, "python", paths, covered, data_file=ROOT / f".coverage.{package}-{session.python}")
 
 
 @nox.session(python=False)
