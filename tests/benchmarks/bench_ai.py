@@ -144,7 +144,24 @@ def _anthropic_responses() -> dict[bytes, bytes]:
     return out
 
 
-RESPONSES = {**_openai_responses(), **_anthropic_responses()}
+def _gemini_responses() -> dict[bytes, bytes]:
+    usage = {"promptTokenCount": 5, "candidatesTokenCount": 3, "totalTokenCount": 8}
+
+    def doc(text: str, finish: str | None) -> dict[str, Any]:
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}
+        if finish:
+            candidate["finishReason"] = finish
+        return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": "m", "responseId": "r1"}
+
+    out = {b"gemini": _http(json.dumps(doc("hello there world", "STOP")).encode(), b"application/json")}
+    for n in (50, 200):
+        events = [b"data: " + json.dumps(doc(f" w{i}", None)).encode() + b"\r\n\r\n" for i in range(n - 1)]
+        events.append(b"data: " + json.dumps(doc(f" w{n - 1}", "STOP")).encode() + b"\r\n\r\n")
+        out[f"gemini{n}".encode()] = _chunked(events)
+    return out
+
+
+RESPONSES = {**_openai_responses(), **_anthropic_responses(), **_gemini_responses()}
 
 
 class _Proto(asyncio.Protocol):
@@ -168,9 +185,15 @@ class _Proto(asyncio.Protocol):
                 return
             body = self.buf[end + 4 : total]
             self.buf = self.buf[total:]
-            kind = b"anthropic" if b"/messages" in head[:80] else b"openai"
-            if b'"stream":true' in body or b'"stream": true' in body:
-                kind += b"200" if b"chunks-200" in body else b"50"
+            line = head[:200]
+            if b":streamgeneratecontent" in line:
+                kind = b"gemini200" if b"chunks-200" in line else b"gemini50"
+            elif b":generatecontent" in line:
+                kind = b"gemini"
+            else:
+                kind = b"anthropic" if b"/messages" in line else b"openai"
+                if b'"stream":true' in body or b'"stream": true' in body:
+                    kind += b"200" if b"chunks-200" in body else b"50"
             self.transport.write(RESPONSES[kind])  # type: ignore[attr-defined]
 
 
@@ -211,26 +234,57 @@ def server() -> Iterator[str]:
 MESSAGES = [{"role": "user", "content": "hello there world"}]
 
 
+PROVIDERS = ("openai", "anthropic", "gemini", "groq")
+KEYS = dict.fromkeys(PROVIDERS, "bench-key")
+
+
+def base_urls(url: str) -> dict[str, str]:
+    return {"openai": url + "/v1", "anthropic": url, "gemini": url, "groq": url}
+
+
+def floor_request(provider: str, n: int) -> tuple[str, dict[str, Any]]:
+    """The path and body the bare client sends (the provider's wire format)."""
+    model = f"chunks-{n}" if n else "m"
+    if provider == "gemini":
+        verb = ":streamGenerateContent?alt=sse" if n else ":generateContent"
+        return f"/v1beta/models/{model}{verb}", {
+            "contents": [{"role": "user", "parts": [{"text": MESSAGES[0]["content"]}]}],
+            "generationConfig": {"maxOutputTokens": 64},
+        }
+    path = {"openai": "/v1/chat/completions", "groq": "/openai/v1/chat/completions"}.get(provider, "/v1/messages")
+    body: dict[str, Any] = {"model": model, "messages": MESSAGES, "max_tokens": 64}
+    if n:
+        body["stream"] = True
+    return path, body
+
+
+def gemini_client(url: str) -> Any:
+    from google import genai
+
+    return genai.Client(api_key=KEY, http_options=genai.types.HttpOptions(base_url=url, api_version="v1beta"))
+
+
 def sync_cases(url: str) -> dict[str, Callable[[str, int], None]]:
     import anthropic
+    import groq
     import httpx2
     import openai
 
     from atriumn.ai import ChatClient
 
     bare = httpx2.Client()
-    ours = ChatClient(api_keys={"openai": KEY, "anthropic": KEY}, base_urls={"openai": url + "/v1", "anthropic": url})
+    ours = ChatClient(api_keys=KEYS, base_urls=base_urls(url))
     oai = openai.OpenAI(api_key=KEY, base_url=url + "/v1")
     ant = anthropic.Anthropic(api_key=KEY, base_url=url)
-    headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
+    grq = groq.Groq(api_key=KEY, base_url=url)
+    gem = gemini_client(url)
+    headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json", "x-goog-api-key": KEY}
 
     def floor(provider: str, n: int) -> None:
-        path = "/v1/chat/completions" if provider == "openai" else "/v1/messages"
-        body: dict[str, Any] = {"model": f"chunks-{n}" if n else "m", "messages": MESSAGES, "max_tokens": 64}
+        path, body = floor_request(provider, n)
         if not n:
             json.loads(bare.post(url + path, content=json.dumps(body).encode(), headers=headers).content)
             return
-        body["stream"] = True
         with bare.stream("POST", url + path, content=json.dumps(body).encode(), headers=headers) as r:
             for line in r.iter_lines():
                 if line.startswith("data: ") and line != "data: [DONE]":
@@ -245,6 +299,20 @@ def sync_cases(url: str) -> dict[str, Callable[[str, int], None]]:
                 pass
 
     def sdk(provider: str, n: int) -> None:
+        if provider == "gemini":
+            if not n:
+                gem.models.generate_content(model="m", contents=MESSAGES[0]["content"])
+                return
+            for _ in gem.models.generate_content_stream(model=f"chunks-{n}", contents=MESSAGES[0]["content"]):
+                pass
+            return
+        if provider == "groq":
+            if not n:
+                grq.chat.completions.create(model="m", messages=MESSAGES, max_tokens=64)  # type: ignore[arg-type]
+                return
+            for _ in grq.chat.completions.create(model=f"chunks-{n}", messages=MESSAGES, max_tokens=64, stream=True):  # type: ignore[arg-type]
+                pass
+            return
         if provider == "openai":
             if not n:
                 oai.chat.completions.create(model="m", messages=MESSAGES, max_completion_tokens=64)  # type: ignore[arg-type]
@@ -269,26 +337,25 @@ def sync_cases(url: str) -> dict[str, Callable[[str, int], None]]:
 
 def async_cases(url: str) -> dict[str, Callable[[str, int], Any]]:
     import anthropic
+    import groq
     import httpx2
     import openai
 
     from atriumn.ai import AsyncChatClient
 
     bare = httpx2.AsyncClient()
-    ours = AsyncChatClient(
-        api_keys={"openai": KEY, "anthropic": KEY}, base_urls={"openai": url + "/v1", "anthropic": url}
-    )
+    ours = AsyncChatClient(api_keys=KEYS, base_urls=base_urls(url))
     oai = openai.AsyncOpenAI(api_key=KEY, base_url=url + "/v1")
     ant = anthropic.AsyncAnthropic(api_key=KEY, base_url=url)
-    headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
+    grq = groq.AsyncGroq(api_key=KEY, base_url=url)
+    gem = gemini_client(url)
+    headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json", "x-goog-api-key": KEY}
 
     async def floor(provider: str, n: int) -> None:
-        path = "/v1/chat/completions" if provider == "openai" else "/v1/messages"
-        body: dict[str, Any] = {"model": f"chunks-{n}" if n else "m", "messages": MESSAGES, "max_tokens": 64}
+        path, body = floor_request(provider, n)
         if not n:
             json.loads((await bare.post(url + path, content=json.dumps(body).encode(), headers=headers)).content)
             return
-        body["stream"] = True
         async with bare.stream("POST", url + path, content=json.dumps(body).encode(), headers=headers) as r:
             async for line in r.aiter_lines():
                 if line.startswith("data: ") and line != "data: [DONE]":
@@ -303,6 +370,28 @@ def async_cases(url: str) -> dict[str, Callable[[str, int], Any]]:
                 pass
 
     async def sdk(provider: str, n: int) -> None:
+        if provider == "gemini":
+            if not n:
+                await gem.aio.models.generate_content(model="m", contents=MESSAGES[0]["content"])
+                return
+            async for _ in await gem.aio.models.generate_content_stream(
+                model=f"chunks-{n}", contents=MESSAGES[0]["content"]
+            ):
+                pass
+            return
+        if provider == "groq":
+            if not n:
+                await grq.chat.completions.create(model="m", messages=MESSAGES, max_tokens=64)  # type: ignore[arg-type]
+                return
+            groq_stream = await grq.chat.completions.create(
+                model=f"chunks-{n}",
+                messages=MESSAGES,
+                max_tokens=64,
+                stream=True,  # type: ignore[arg-type]
+            )
+            async for _ in groq_stream:
+                pass
+            return
         if provider == "openai":
             if not n:
                 await oai.chat.completions.create(model="m", messages=MESSAGES, max_completion_tokens=64)  # type: ignore[arg-type]
@@ -348,7 +437,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=60)
     args = parser.parse_args()
 
-    workloads = [(p, n) for p in ("openai", "anthropic") for n in (0, 50, 200)]
+    workloads = [(p, n) for p in PROVIDERS for n in (0, 50, 200)]
     results: dict[tuple[str, str, str, int], list[float]] = {}
     with server() as url:
         sync = sync_cases(url)

@@ -21,9 +21,12 @@ unterminated event at the end of the stream is discarded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 __all__ = ["SSEDecoder", "ServerSentEvent"]
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 class ServerSentEvent:
@@ -161,27 +164,12 @@ class SSEDecoder:
         return events
 
     def _split_cr(self, buf: bytes) -> tuple[list[bytes], bytes]:
-        lines: list[bytes] = []
-        start = 0
-        n = len(buf)
-        i = 0
-        while i < n:
-            c = buf[i]
-            if c == 10:  # LF
-                lines.append(buf[start:i])
-                i += 1
-                start = i
-            elif c == 13:  # CR, maybe CRLF
-                lines.append(buf[start:i])
-                if i + 1 < n:
-                    i += 2 if buf[i + 1] == 10 else 1
-                else:
-                    i += 1
-                    self._skip_lf = True  # a LF starting the next chunk belongs to this CR
-                start = i
-            else:
-                i += 1
-        return lines, buf[start:]
+        # CRLF / CR endings (Gemini sends CRLF): split in C with a regex, not byte by byte in Python.
+        if buf.endswith(b"\r"):
+            self._skip_lf = True  # a LF starting the next chunk belongs to this CR
+            return _LINE_END.split(buf[:-1]), b""
+        *lines, rest = _LINE_END.split(buf)
+        return lines, rest
 
     def _field(self, line: bytes) -> None:
         if line[0] == 58:  # ':' comment
