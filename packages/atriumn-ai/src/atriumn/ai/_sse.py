@@ -110,22 +110,23 @@ class SSEDecoder:
             self._skip_lf = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        if (
-            not self._buf
-            and not self._has_data
-            and chunk[:6] == b"data: "
-            and chunk[-2:] == b"\n\n"
-            and chunk.find(b"\n") == len(chunk) - 2
-            and b"\r" not in chunk
-        ):
-            # Fast path: the chunk is exactly one single-line event (how providers write their streams).
-            if len(chunk) - 8 > self.max_event_size:
-                raise ValueError(f"server-sent event exceeds {self.max_event_size} bytes")
-            event = ServerSentEvent(
-                self._event or "message", chunk[6:-2].decode("utf-8", "replace"), self._id, self._retry
-            )
-            self._event = ""
-            return [event]
+        if not self._buf and not self._has_data and chunk[:6] == b"data: ":
+            # Fast path: the chunk is exactly one single-line event (how providers write their streams),
+            # ended by LF LF (OpenAI, Anthropic, Groq) or CRLF CRLF (Gemini).
+            n = len(chunk)
+            end = 0
+            if chunk[-2:] == b"\n\n" and chunk.find(b"\n") == n - 2 and b"\r" not in chunk:
+                end = 2
+            elif chunk[-4:] == b"\r\n\r\n" and chunk.find(b"\r") == n - 4 and chunk.find(b"\n") == n - 3:
+                end = 4
+            if end:
+                if n - 6 - end > self.max_event_size:
+                    raise ValueError(f"server-sent event exceeds {self.max_event_size} bytes")
+                event = ServerSentEvent(
+                    self._event or "message", chunk[6:-end].decode("utf-8", "replace"), self._id, self._retry
+                )
+                self._event = ""
+                return [event]
         buf = self._buf + chunk if self._buf else chunk
         out: list[ServerSentEvent] = []
         if b"\r" not in buf:

@@ -236,6 +236,7 @@ class _GeminiStream(StreamState):
         self.calls = 0
         self.reason: str | None = None
         self.usage = Usage()
+        self._usage_doc: Mapping[str, Any] | None = None
         self.done = False
 
     @property
@@ -274,7 +275,8 @@ class _GeminiStream(StreamState):
                 self.reason = cand["finishReason"]
                 self.done = True
         usage = doc.get("usageMetadata")
-        if usage:
+        if usage and usage != self._usage_doc:  # Gemini repeats usage in every chunk: report changes only
+            self._usage_doc = usage
             self.usage = _usage(usage)
             out.append(UsageEvent(self.usage))
         block = doc.get("promptFeedback") or {}
