@@ -115,3 +115,36 @@ def test_rate_limit_parsing() -> None:
     odd = parse_rate_limits("openai", {"x-ratelimit-limit-requests": "lots", "x-ratelimit-reset-requests": "soon"})
     assert odd.limit_requests is None
     assert odd.reset_requests is None
+
+
+def test_gemini_stream_keeps_text_and_calls_in_order() -> None:
+    import json
+
+    from atriumn.ai import TextPart, ToolCall
+    from atriumn.ai._sse import ServerSentEvent
+    from atriumn.ai.providers.gemini import _GeminiStream
+
+    def chunk(*parts: dict[str, object], finish: str | None = None) -> dict[str, object]:
+        cand: dict[str, object] = {"content": {"role": "model", "parts": list(parts)}}
+        if finish:
+            cand["finishReason"] = finish
+        return {"candidates": [cand], "modelVersion": "g-1", "responseId": "r1"}
+
+    chunks = [
+        chunk({"text": "Let me "}),
+        chunk({"text": "check."}, {"functionCall": {"name": "lookup", "args": {"q": "x"}}}),
+        chunk({"thought": True, "text": "hidden"}, {"text": "Done"}),
+        chunk({"text": "."}, finish="STOP"),
+    ]
+    state = _GeminiStream("gemini-requested")
+    deltas = [e for c in chunks for e in state.feed(ServerSentEvent("message", json.dumps(c)))]
+    assert [getattr(d, "text", None) for d in deltas if d.type == "text_delta"] == ["Let me ", "check.", "Done", "."]
+    assert state.text == "Let me check.Done."
+    streamed = state.finish()
+    assert streamed.parts == (
+        TextPart(text="Let me check."),
+        ToolCall(id="call_0", name="lookup", arguments={"q": "x"}),
+        TextPart(text="Done."),
+    )
+    assert streamed.text == "Let me check.Done." and streamed.model == "g-1" and streamed.id == "r1"
+    assert streamed.finish_reason == "tool_calls"

@@ -14,6 +14,7 @@ import json
 import time
 from typing import Any
 
+from ._engine import otel_provider
 from ._request import ChatRequest
 from ._types import ChatResponse
 
@@ -40,8 +41,6 @@ class GenAITelemetry:
 
     def start(self, req: ChatRequest, stream: bool, record_content: bool) -> Any:
         """Start the span of one attempt."""
-        from ._engine import otel_provider
-
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": otel_provider(req.provider),
@@ -75,22 +74,22 @@ class GenAITelemetry:
         """End the span and record the metrics."""
         if span is None:
             return
-        from ._engine import otel_provider
-
+        recording = span.is_recording()  # without the OpenTelemetry SDK, skip the no-op attribute calls
         metric_attrs: dict[str, Any] = {
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": otel_provider(req.provider),
             "gen_ai.request.model": req.model,
         }
         if response is not None:
-            span.set_attribute("gen_ai.response.model", response.model)
             metric_attrs["gen_ai.response.model"] = response.model
-            if response.id:
-                span.set_attribute("gen_ai.response.id", response.id)
-            span.set_attribute("gen_ai.response.finish_reasons", [response.finish_reason])
-            span.set_attribute("gen_ai.usage.input_tokens", response.usage.input_tokens)
-            span.set_attribute("gen_ai.usage.output_tokens", response.usage.output_tokens)
-            if record_content:
+            if recording:
+                span.set_attribute("gen_ai.response.model", response.model)
+                if response.id:
+                    span.set_attribute("gen_ai.response.id", response.id)
+                span.set_attribute("gen_ai.response.finish_reasons", [response.finish_reason])
+                span.set_attribute("gen_ai.usage.input_tokens", response.usage.input_tokens)
+                span.set_attribute("gen_ai.usage.output_tokens", response.usage.output_tokens)
+            if record_content and recording:
                 span.set_attribute(
                     "gen_ai.output.messages",
                     json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": response.text}]}]),
@@ -99,8 +98,9 @@ class GenAITelemetry:
             self.tokens.record(response.usage.output_tokens, {**metric_attrs, "gen_ai.token.type": "output"})
         if error is not None:
             error_type = str(getattr(error, "status_code", "")) or type(error).__name__
-            span.set_attribute("error.type", error_type)
-            span.set_status(self.trace.StatusCode.ERROR, type(error).__name__)
+            if recording:
+                span.set_attribute("error.type", error_type)
+                span.set_status(self.trace.StatusCode.ERROR, type(error).__name__)
             metric_attrs["error.type"] = error_type
         self.duration.record(time.perf_counter() - start, metric_attrs)
         span.end()

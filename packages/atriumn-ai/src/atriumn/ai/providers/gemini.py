@@ -233,6 +233,7 @@ class _GeminiStream(StreamState):
         self.id = ""
         self.parts: list[Part] = []
         self.chunks: list[str] = []
+        self._pending = 0  # chunks[_pending:] is text not yet closed into a part
         self.calls = 0
         self.reason: str | None = None
         self.usage = Usage()
@@ -249,43 +250,56 @@ class _GeminiStream(StreamState):
             raise stream_error("gemini", doc["error"])
         return self.absorb(doc)
 
+    def _close_text(self) -> None:
+        if self._pending < len(self.chunks):
+            self.parts.append(TextPart(text="".join(self.chunks[self._pending :])))
+            self._pending = len(self.chunks)
+
     def absorb(self, doc: Mapping[str, Any]) -> list[StreamEvent]:
         out: list[StreamEvent] = []
-        self.id = self.id or str(doc.get("responseId") or "")
-        self.model = str(doc.get("modelVersion") or self.model)
-        candidates = doc.get("candidates") or ()
+        if not self.id:
+            self.id = str(doc.get("responseId") or "")
+        version = doc.get("modelVersion")
+        if version:
+            self.model = str(version)
+        candidates = doc.get("candidates")
         if candidates:
             cand = candidates[0]
-            for part in (cand.get("content") or {}).get("parts") or ():
+            content = cand.get("content")
+            for part in (content.get("parts") if content else None) or ():
                 if part.get("thought"):
                     continue
                 text = part.get("text")
                 if text:
                     self.chunks.append(text)
-                    self.parts.append(TextPart(text=text))
                     out.append(TextDelta(text))
+                    continue
                 call = part.get("functionCall")
                 if call:
+                    self._close_text()
                     cid = str(call.get("id") or f"call_{self.calls}")
                     args = call.get("args") or {}
                     self.parts.append(ToolCall(id=cid, name=str(call.get("name") or ""), arguments=args))
                     out.append(ToolCallDelta(index=self.calls, id=cid, name=call.get("name"), arguments=dumps(args)))
                     self.calls += 1
-            if cand.get("finishReason"):
-                self.reason = cand["finishReason"]
+            reason = cand.get("finishReason")
+            if reason:
+                self.reason = reason
                 self.done = True
         usage = doc.get("usageMetadata")
         if usage and usage != self._usage_doc:  # Gemini repeats usage in every chunk: report changes only
             self._usage_doc = usage
             self.usage = _usage(usage)
             out.append(UsageEvent(self.usage))
-        block = doc.get("promptFeedback") or {}
-        if block.get("blockReason") and not candidates:
-            self.reason = "SAFETY"
-            self.done = True
+        if not candidates:
+            block = doc.get("promptFeedback")
+            if block and block.get("blockReason"):
+                self.reason = "SAFETY"
+                self.done = True
         return out
 
     def finish(self, raw: Any = None) -> ChatResponse:
+        self._close_text()
         return build_response(
             provider="gemini",
             model=self.model,
