@@ -94,6 +94,11 @@ def test_capabilities_can_be_registered() -> None:
     with pytest.raises(ValueError, match="temperature: not supported by gemini:gemini-test-no-sampling"):
         check_parameters("gemini", "gemini-test-no-sampling", {"temperature": 0.1})
     check_parameters("gemini", "gemini-test-no-sampling", {"temperature": None})
+    # A rule registered after a model's answer was remembered still applies to it.
+    check_parameters("gemini", "gemini-test-later", {"top_p": 0.5})
+    register_capabilities("gemini", r"^gemini-test-later$", unsupported={"top_p"}, reason="later rule")
+    with pytest.raises(ValueError, match="top_p: not supported by gemini:gemini-test-later"):
+        check_parameters("gemini", "gemini-test-later", {"top_p": 0.5})
 
 
 def test_rate_limit_parsing() -> None:

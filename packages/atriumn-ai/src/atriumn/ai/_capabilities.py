@@ -21,6 +21,9 @@ _SAMPLING = frozenset({"temperature", "top_p", "top_k"})
 # (provider, compiled pattern, unsupported, reason)
 _RULES: list[tuple[str, re.Pattern[str], frozenset[str], str]] = []
 _lock = threading.Lock()
+# (provider, model) -> the first matching rule's answer; cleared whenever a rule is registered.
+_answers: dict[tuple[str, str], tuple[frozenset[str], str]] = {}
+_MAX_ANSWERS = 1024
 
 
 def register_capabilities(provider: str, model_pattern: str, *, unsupported: Iterable[str], reason: str = "") -> None:
@@ -31,6 +34,7 @@ def register_capabilities(provider: str, model_pattern: str, *, unsupported: Ite
     """
     with _lock:
         _RULES.insert(0, (provider, re.compile(model_pattern), frozenset(unsupported), reason))
+        _answers.clear()
 
 
 def _defaults() -> None:
@@ -57,12 +61,23 @@ _defaults()
 
 def unsupported_parameters(provider: str, model: str) -> tuple[frozenset[str], str]:
     """The parameters ``provider:model`` does not accept, and why."""
+    key = (provider, model)
+    answer = _answers.get(key)
+    if answer is not None:
+        return answer
     with _lock:
-        rules = list(_RULES)
-    for rule_provider, pattern, unsupported, reason in rules:
-        if rule_provider == provider and pattern.search(model):
-            return unsupported, reason
-    return frozenset(), ""
+        answer = next(
+            (
+                (unsupported, reason)
+                for p, pattern, unsupported, reason in _RULES
+                if p == provider and pattern.search(model)
+            ),
+            (frozenset(), ""),
+        )
+        if len(_answers) >= _MAX_ANSWERS:
+            _answers.clear()
+        _answers[key] = answer
+    return answer
 
 
 def check_parameters(provider: str, model: str, params: Mapping[str, Any]) -> None:

@@ -238,7 +238,7 @@ class Engine:
         if not name:
             raise ConfigurationError("model: none given and ATRIUMN_AI_MODEL is not set")
         provider, sep, rest = name.partition(":")
-        if sep and provider in self.provider_names() and rest:
+        if sep and rest and (provider in PROVIDERS or provider in self.specs):
             return provider, rest
         if self.default_provider:
             if self.default_provider not in self.provider_names():
@@ -454,15 +454,18 @@ class Call:
                 if self.engine.budget is not None and cost is not None:
                     self.engine.budget.spend(cost.total)
                 raise
-        request_id = headers.get("x-request-id") or headers.get("request-id") or headers.get("x-goog-request-id")
-        return attrs.evolve(
-            response,
-            cost=cost,
-            parsed=parsed,
-            rate_limits=parse_rate_limits(self.adapter.name, headers),
-            request_id=request_id,
-            latency=latency,
-        )
+        # One pass over the headers into a plain dict (lower-case keys): every lookup below is then a dict get.
+        lowered = {k.lower(): v for k, v in headers.items()}
+        request_id = lowered.get("x-request-id") or lowered.get("request-id") or lowered.get("x-goog-request-id")
+        # The response was parsed for this call and nobody else holds it yet: fill in its remaining fields in
+        # place (what attrs' own __init__ does on frozen classes) rather than copying it on every call.
+        fill = object.__setattr__
+        fill(response, "cost", cost)
+        fill(response, "parsed", parsed)
+        fill(response, "rate_limits", parse_rate_limits(self.adapter.name, lowered))
+        fill(response, "request_id", request_id)
+        fill(response, "latency", latency)
+        return response
 
     def parse_structured(self, response: ChatResponse) -> Any:
         """The structured output: JSON checked against the schema, then structured into the attrs class."""

@@ -46,7 +46,7 @@ def _duration(value: str | None) -> float | None:
 
 
 def parse_rate_limits(provider: str, headers: Mapping[str, str]) -> RateLimitInfo:
-    """The :class:`RateLimitInfo` in ``headers`` (case-insensitive mapping) for ``provider``."""
+    """The :class:`RateLimitInfo` in ``headers`` (a case-insensitive mapping, or a dict with lower-case keys)."""
     if provider == "anthropic":
         prefix = "anthropic-ratelimit-"
         raw = {k.lower(): v for k, v in headers.items() if k.lower().startswith(prefix)}
