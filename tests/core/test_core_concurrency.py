@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from core_helpers import FAST, GET, SHORT, EndpointToken, FakeClock
 
-from atriumn.core import AccessToken, AsyncTransport, AuthenticationError, PoolLimits, Transport
+from atriumn.core import AccessToken, ApiKey, AsyncTransport, AuthenticationError, PoolLimits, Transport
 from tests.faultserver import Fault, FaultServer, RecordedRequest, Reply
 
 OK = Reply(200, json={"ok": True})
@@ -130,6 +130,15 @@ def test_a_second_401_is_raised_not_looped(srv: FaultServer, kind: str) -> None:
     assert out[0].code == "x"
     assert server.token_hits == 1
     assert len(server.api_requests()) == 2
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_401_with_a_fixed_key_is_final(srv: FaultServer, kind: str) -> None:
+    srv.default = lambda req: Reply(401, json={"error": "invalid_key"})
+    out = _send(kind, srv.url, ApiKey("fixed-key-1234", header_name="x-api-key", prefix=""), [GET, GET])
+    assert [type(o) for o in out] == [AuthenticationError, AuthenticationError]
+    # Re-sending the same key cannot help: one request per call, each carrying the key.
+    assert [r.headers.get("x-api-key") for r in srv.requests] == ["fixed-key-1234", "fixed-key-1234"]
 
 
 def test_concurrent_401s_cause_one_refresh(srv: FaultServer) -> None:

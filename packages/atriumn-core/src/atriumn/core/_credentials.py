@@ -251,6 +251,14 @@ class TokenProvider(abc.ABC):
     def on_unauthorized(self, token: AccessToken) -> None:  # noqa: B027 - optional hook
         """Called when the server rejected ``token`` with 401 (the cache then refreshes once)."""
 
+    def fixed_headers(self) -> dict[str, str] | None:
+        """The headers when they never change (nothing to fetch or refresh), else None.
+
+        The transport then puts them on each request without asking the token cache, and a 401 is final:
+        re-sending the same credential cannot help.
+        """
+        return None
+
     @property
     def cache(self) -> TokenCache:
         """This provider's :class:`TokenCache` (one per provider, shared by every transport using it)."""
@@ -284,6 +292,10 @@ class StaticToken(TokenProvider):
         """Return the fixed token (no request)."""
         return self._token
         yield  # pragma: no cover - makes this a generator
+
+    def fixed_headers(self) -> dict[str, str]:
+        """The headers that carry the fixed token (see :meth:`TokenProvider.fixed_headers`)."""
+        return self.auth_headers(self._token)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(header_name={self.header_name!r})"
