@@ -7,11 +7,13 @@ Cases, each sync and async: a non-streamed chat (calls/s) and consuming a 50- an
 - ``atriumn``: ``ChatClient.chat`` / ``ChatClient.stream`` (typed events, usage, the final response);
 - ``sdk``: the official ``openai`` / ``anthropic`` package.
 
-Rounds are interleaved (every case once per round, in turn) and medians reported. The server is a lean
-asyncio HTTP/1.1 server in its own process (pinned to its own core when there are two) answering with
-pre-built bodies, streams as one HTTP chunk per event, so the client side is what is measured.
+Rounds are interleaved (every case once per round, in turn) and medians reported; many short rounds
+rather than a few long ones, so a burst of noise on a shared machine moves one sample, not the result.
+The server is a lean asyncio HTTP/1.1 server in its own process (pinned to its own core when there are
+two) answering with pre-built bodies, streams as one HTTP chunk per event, so the client side is what is
+measured.
 
-    python tests/benchmarks/bench_ai.py [--rounds 5] [--calls 300] [--streams 60]
+    python tests/benchmarks/bench_ai.py [--rounds 15] [--calls 100] [--streams 20]
 
 Prints a markdown section (``nox -s bench`` collects it into docs/benchmarks.md).
 """
@@ -432,9 +434,9 @@ def import_time(module: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--calls", type=int, default=300)
-    parser.add_argument("--streams", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--streams", type=int, default=20)
     args = parser.parse_args()
 
     workloads = [(p, n) for p in PROVIDERS for n in (0, 50, 200)]
