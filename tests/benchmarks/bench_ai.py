@@ -473,7 +473,8 @@ def main() -> None:
     print("## ai\n")
     print(
         "`ChatClient` vs a bare httpx2 POST + `json.loads` (streams: `iter_lines` + `json.loads` per event) and the "
-        f"official SDKs; {args.rounds} interleaved rounds, medians, per second (higher is better).\n"
+        f"official SDKs; {args.rounds} interleaved rounds, medians, per second (higher is better). From one run "
+        "to the next on a shared 2-core machine a ratio moves by up to about 0.05.\n"
     )
     print("| mode | provider | workload | floor | atriumn | sdk | atriumn / floor | atriumn / sdk |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
