@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from core_helpers import FAST, GET, SHORT, EndpointToken, FakeClock
 
-from atriumn.core import AccessToken, ApiKey, AsyncTransport, AuthenticationError, PoolLimits, Transport
+from atriumn.core import AccessToken, ApiKey, AsyncTransport, AuthenticationError, PoolLimits, StaticToken, Transport
 from tests.faultserver import Fault, FaultServer, RecordedRequest, Reply
 
 OK = Reply(200, json={"ok": True})
@@ -139,6 +139,41 @@ def test_a_401_with_a_fixed_key_is_final(srv: FaultServer, kind: str) -> None:
     assert [type(o) for o in out] == [AuthenticationError, AuthenticationError]
     # Re-sending the same key cannot help: one request per call, each carrying the key.
     assert [r.headers.get("x-api-key") for r in srv.requests] == ["fixed-key-1234", "fixed-key-1234"]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_static_token_subclass_that_rotates_still_refreshes_after_a_401(srv: FaultServer, kind: str) -> None:
+    class Rotating(ApiKey):
+        def __init__(self) -> None:
+            super().__init__("ctor-key", header_name="x-api-key", prefix="")
+            self.issued = itertools.count(1)
+            self.rejected: list[str] = []
+
+        def token_flow(self) -> Any:
+            return AccessToken(value=f"key-{next(self.issued)}")
+            yield  # pragma: no cover
+
+        def on_unauthorized(self, token: AccessToken) -> None:
+            self.rejected.append(token.value)
+
+    srv.default = lambda req: OK if req.headers.get("x-api-key") == "key-2" else Reply(401, json={"error": "x"})
+    provider = Rotating()
+    assert _send(kind, srv.url, provider, [GET]) == [{"ok": True}]
+    assert [r.headers.get("x-api-key") for r in srv.requests] == ["key-1", "key-2"]
+    assert provider.rejected == ["key-1"]
+
+
+def test_a_failing_fixed_key_is_counted_as_a_failed_call(srv: FaultServer) -> None:
+    class Broken(StaticToken):
+        def fixed_headers(self) -> dict[str, str]:
+            raise RuntimeError("no key today")
+
+    with Transport(srv.url, credentials=Broken("k"), retry=FAST, timeouts=SHORT) as t:
+        with pytest.raises(RuntimeError, match="no key today"):
+            t.send(GET)
+        stats = t.stats()
+    assert (stats.calls, stats.errors) == (1, 1)
+    assert srv.requests == []
 
 
 def test_concurrent_401s_cause_one_refresh(srv: FaultServer) -> None:

@@ -293,8 +293,19 @@ class StaticToken(TokenProvider):
         return self._token
         yield  # pragma: no cover - makes this a generator
 
-    def fixed_headers(self) -> dict[str, str]:
-        """The headers that carry the fixed token (see :meth:`TokenProvider.fixed_headers`)."""
+    def fixed_headers(self) -> dict[str, str] | None:
+        """The headers that carry the fixed token (see :meth:`TokenProvider.fixed_headers`).
+
+        None for a subclass that overrides ``token_flow``, ``auth_headers`` or ``on_unauthorized``: its token
+        or headers may change, so it goes through the token cache like any other provider.
+        """
+        cls = type(self)
+        if (
+            cls.token_flow is not StaticToken.token_flow
+            or cls.auth_headers is not TokenProvider.auth_headers
+            or cls.on_unauthorized is not TokenProvider.on_unauthorized
+        ):
+            return None
         return self.auth_headers(self._token)
 
     def __repr__(self) -> str:

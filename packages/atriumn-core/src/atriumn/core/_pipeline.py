@@ -259,11 +259,6 @@ def call_flow(cfg: PipelineConfig, op: Operation[Any]) -> Generator[Any, Any, An
     op_ctx = ins.trace.set_span_in_context(op_span)
     breaker = cfg.breakers.for_host(host)
     credentials = cfg.credentials if (op.authenticated and own_origin) else None
-    if credentials is not None:
-        fixed = credentials.fixed_headers()
-        if fixed is not None:  # a fixed key: no cache round trip per attempt, and no refresh after a 401
-            headers.update(fixed)
-            credentials = None
     max_attempts = cfg.retry.max_retries + 1
     retries = 0
     refreshed_after_401 = False
@@ -271,6 +266,11 @@ def call_flow(cfg: PipelineConfig, op: Operation[Any]) -> Generator[Any, Any, An
     stale_token: Any = None
     error: BaseException | None = None
     try:
+        if credentials is not None:
+            fixed = credentials.fixed_headers()
+            if fixed is not None:  # a fixed key: no cache round trip per attempt, and no refresh after a 401
+                headers.update(fixed)
+                credentials = None
         while True:
             # --- rate limit -------------------------------------------------------------------------
             if cfg.bucket is not None:
