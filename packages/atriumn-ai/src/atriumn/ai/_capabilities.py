@@ -7,6 +7,7 @@ are checked first).
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -21,9 +22,19 @@ _SAMPLING = frozenset({"temperature", "top_p", "top_k"})
 # (provider, compiled pattern, unsupported, reason)
 _RULES: list[tuple[str, re.Pattern[str], frozenset[str], str]] = []
 _lock = threading.Lock()
-# (provider, model) -> the first matching rule's answer; cleared whenever a rule is registered.
-_answers: dict[tuple[str, str], tuple[frozenset[str], str]] = {}
-_MAX_ANSWERS = 1024
+# Bumped by every registration and part of the memo's key, so an answer computed from the old rules by a
+# racing thread can never be returned once a new rule is in.
+_generation = 0
+
+
+@functools.lru_cache(maxsize=1024)
+def _answer(provider: str, model: str, generation: int) -> tuple[frozenset[str], str]:
+    """The first matching rule's answer, remembered per model and rule generation."""
+    with _lock:
+        for rule_provider, pattern, unsupported, reason in _RULES:
+            if rule_provider == provider and pattern.search(model):
+                return unsupported, reason
+    return frozenset(), ""
 
 
 def register_capabilities(provider: str, model_pattern: str, *, unsupported: Iterable[str], reason: str = "") -> None:
@@ -32,9 +43,11 @@ def register_capabilities(provider: str, model_pattern: str, *, unsupported: Ite
     Example: ``register_capabilities("anthropic", r"claude-3", unsupported=())`` re-allows sampling parameters
     on Claude 3 models.
     """
+    global _generation
     with _lock:
         _RULES.insert(0, (provider, re.compile(model_pattern), frozenset(unsupported), reason))
-        _answers.clear()
+        _generation += 1
+    _answer.cache_clear()  # the old generation's answers are unreachable: free them
 
 
 def _defaults() -> None:
@@ -61,23 +74,7 @@ _defaults()
 
 def unsupported_parameters(provider: str, model: str) -> tuple[frozenset[str], str]:
     """The parameters ``provider:model`` does not accept, and why."""
-    key = (provider, model)
-    answer = _answers.get(key)
-    if answer is not None:
-        return answer
-    with _lock:
-        answer = next(
-            (
-                (unsupported, reason)
-                for p, pattern, unsupported, reason in _RULES
-                if p == provider and pattern.search(model)
-            ),
-            (frozenset(), ""),
-        )
-        if len(_answers) >= _MAX_ANSWERS:
-            _answers.clear()
-        _answers[key] = answer
-    return answer
+    return _answer(provider, model, _generation)
 
 
 def check_parameters(provider: str, model: str, params: Mapping[str, Any]) -> None:

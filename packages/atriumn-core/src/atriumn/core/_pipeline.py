@@ -239,7 +239,7 @@ def call_flow(cfg: PipelineConfig, op: Operation[Any]) -> Generator[Any, Any, An
         headers["Content-Type"] = content_type
     if op.headers:
         headers.update(op.headers)
-    # 128 random bits, hex: the format of uuid4().hex at a fraction of its cost.
+    # 128 random bits as 32 hex digits (uuid4().hex's shape, without its version bits) at a fraction of its cost.
     request_id = headers.setdefault("X-Request-Id", os.urandom(16).hex()) if own_origin else None
 
     replay_safe = op.is_idempotent
