@@ -57,8 +57,9 @@ def test_a_success_resets_the_count() -> None:
     assert b.state == CircuitState.CLOSED
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
-def test_client_errors_other_than_408_429_never_count(status: int) -> None:
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 408, 409, 422, 429])
+def test_client_errors_never_count(status: int) -> None:
+    """Every 4xx is a live server answering — a 429 asks for patience, it must not lock the host out."""
     b = breaker(FakeClock())
     for _ in range(4):
         fail(b)
@@ -72,12 +73,12 @@ def test_client_errors_other_than_408_429_never_count(status: int) -> None:
 
 @given(st.integers(min_value=100, max_value=599) | st.none())
 def test_what_counts_as_a_failure(status: int | None) -> None:
-    expected = status is None or status >= 500 or status in (408, 429)
+    expected = status is None or status >= 500
     assert counts_as_failure(status) is expected
 
 
-@pytest.mark.parametrize("status", [408, 429, 500, 529, None])
-def test_408_429_5xx_and_transport_failures_count(status: int | None) -> None:
+@pytest.mark.parametrize("status", [500, 503, 529, None])
+def test_5xx_and_transport_failures_count(status: int | None) -> None:
     b = breaker(FakeClock())
     for _ in range(5):
         fail(b, status)

@@ -124,28 +124,32 @@ HTML = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><
 
 
 @pytest.mark.parametrize(
-    ("body", "ctype", "code", "description"),
+    ("body", "ctype", "code", "description", "kind"),
     [
         (b'{"error": "not_found", "error_description": "no such content"}', "application/json", "not_found",
-         "no such content"),
-        (b'{"detail": "Task not found"}', "application/json", None, "Task not found"),
+         "no such content", None),
+        (b'{"detail": "Task not found"}', "application/json", None, "Task not found", None),
         (b'{"detail": [{"loc": ["body", "app"], "msg": "field required"}]}', "application/json", None,
-         '[{"loc": ["body", "app"], "msg": "field required"}]'),
+         '[{"loc": ["body", "app"], "msg": "field required"}]', None),
         (b'{"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}',
-         "application/json", "requests", "Rate limit reached"),
+         "application/json", "rate_limit_exceeded", "Rate limit reached", "requests"),
+        (b'{"error": {"message": "Bad key", "type": "invalid_request_error", "code": null}}',
+         "application/json", "invalid_request_error", "Bad key", "invalid_request_error"),
         (b'{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}', "application/json",
-         "overloaded_error", "Overloaded"),
+         "overloaded_error", "Overloaded", "overloaded_error"),
         (b'{"error": {"code": 429, "message": "Resource exhausted", "status": "RESOURCE_EXHAUSTED"}}',
-         "application/json; charset=UTF-8", "RESOURCE_EXHAUSTED", "Resource exhausted"),
-        (b'{"message": "Internal server error", "code": "E42"}', "application/json", "E42", "Internal server error"),
-        (HTML, "text/html", None, "502 Bad Gateway (an HTML error page)"),
-        (b"upstream connect error", "text/plain", None, "upstream connect error"),
-        (b'{"error": tru', "application/json", None, '{"error": tru'),
-        (b"[1, 2]", "application/json", None, "[1, 2]"),
+         "application/json; charset=UTF-8", "RESOURCE_EXHAUSTED", "Resource exhausted", None),
+        (b'{"message": "Internal server error", "code": "E42"}', "application/json", "E42", "Internal server error",
+         None),
+        (HTML, "text/html", None, "502 Bad Gateway (an HTML error page)", None),
+        (b"upstream connect error", "text/plain", None, "upstream connect error", None),
+        (b'{"error": tru', "application/json", None, '{"error": tru', None),
+        (b"[1, 2]", "application/json", None, "[1, 2]", None),
     ],
 )  # fmt: skip
-def test_parse_error_body_shapes(body: bytes, ctype: str, code: str | None, description: str) -> None:
-    assert parse_error_body(body, ctype) == (code, description)
+def test_parse_error_body_shapes(body: bytes, ctype: str, code: str | None, description: str, kind: str | None) -> None:
+    parsed = parse_error_body(body, ctype)
+    assert (parsed.code, parsed.description, parsed.type) == (code, description, kind)
 
 
 def mock_transport(handler: Any, **kwargs: Any) -> Transport:

@@ -1,7 +1,8 @@
 """The shared transport of the Atriumn SDK.
 
 Every request the SDK makes goes through a :class:`Transport` (or :class:`AsyncTransport`): one connection
-pool, an overall deadline per call, retries that never duplicate a POST, a circuit breaker per host,
+pool, an overall deadline per call, retries that replay a request only when that is safe (an idempotent
+method, or an Idempotency-Key the server honours; see :attr:`Operation.idempotent`), a circuit breaker per host,
 optional client-side rate limiting, credentials with a single-flight token cache, OpenTelemetry spans and
 metrics, and redacted logging. Service packages (``atriumn.auth``, ``atriumn.storage``, ...) build
 :class:`Operation` s and send them through it.
@@ -40,12 +41,13 @@ from ._errors import (
     ServerError,
     TransportError,
     UnprocessableEntityError,
+    ValidationError,
 )
-from ._operation import RAW, Operation
+from ._operation import RAW, RESPONSE, Operation
 from ._pagination import AsyncPager, Page, Pager
 from ._pipeline import Timeouts
 from ._ratelimit import RateLimit
-from ._redact import redact_body, redact_headers, redact_url
+from ._redact import Scrubber, redact_body, redact_headers, redact_url
 from ._retry import RetryBudget, RetryPolicy, parse_retry_after
 from ._serde import converter_for, structure, unstructure
 from ._telemetry import TransportStats, enable_debug_logging
@@ -55,6 +57,7 @@ from ._version import __version__
 __all__ = [
     "DEFAULT_BASE_URL",
     "RAW",
+    "RESPONSE",
     "APIError",
     "AccessToken",
     "ApiKey",
@@ -87,6 +90,7 @@ __all__ = [
     "RequestTimeoutError",
     "RetryBudget",
     "RetryPolicy",
+    "Scrubber",
     "ServerError",
     "ServiceClient",
     "StaticToken",
@@ -99,6 +103,7 @@ __all__ = [
     "TransportError",
     "TransportStats",
     "UnprocessableEntityError",
+    "ValidationError",
     "__version__",
     "converter_for",
     "enable_debug_logging",

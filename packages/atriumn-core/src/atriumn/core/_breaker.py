@@ -4,8 +4,13 @@ closed ──(N consecutive failures)──► open ──(reset_timeout)──�
                                        ▲                          │
                                        └────(probe fails)─────────┘
 
-In half-open exactly one probe is let through; other callers fail fast until it reports. Failures are
-transport errors, 5xx, 408 and 429; other 4xx mean the server is healthy and count as successes.
+In half-open exactly one probe is let through; other callers fail fast until it reports.
+
+What counts: connection failures, timeouts and 5xx (529 included) are failures. Every other answer — 429
+and 408 among them — is a live server speaking, and counts as a success: a server asking for patience must
+not lock every caller out of the host. The transport's breaker counts attempts (each retry reports its
+own outcome); the AI chat client's breaker per ``provider:model`` counts calls (after the transport's
+retries).
 """
 
 from __future__ import annotations
@@ -49,8 +54,8 @@ class CircuitState:
 
 
 def counts_as_failure(status: int | None) -> bool:
-    """Whether an outcome counts against the circuit: transport errors (None), 5xx, 408, 429."""
-    return status is None or status >= 500 or status in (408, 429)
+    """Whether an outcome counts against the circuit: transport errors (None) and 5xx; never a 4xx."""
+    return status is None or status >= 500
 
 
 class CircuitBreaker:

@@ -30,6 +30,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "UnprocessableEntityError",
+    "ValidationError",
 ]
 
 #: How much of an error body is kept on an :class:`APIError`.
@@ -40,7 +41,15 @@ class AtriumnError(Exception):
     """Base class of every error the SDK raises."""
 
 
-class ConfigurationError(AtriumnError, ValueError):
+class ValidationError(AtriumnError, ValueError):
+    """An argument was rejected before anything was sent (an empty text, an unknown model, a missing file).
+
+    It is both an :class:`AtriumnError` (so ``except AtriumnError`` catches every error of the SDK) and a
+    ``ValueError`` (what Python code expects from a bad argument). The message names the argument.
+    """
+
+
+class ConfigurationError(ValidationError):
     """A configuration value (argument or environment variable) is missing or malformed.
 
     The message names the argument or variable.
@@ -53,11 +62,17 @@ class APIError(AtriumnError):
     Attributes:
         status_code: the HTTP status.
         code: the API's error code (``bad_request``, ``unauthorized``, ``forbidden``, ``not_found``,
-            ``rate_limited``, ``server_error``, or a provider's own code).
+            ``rate_limited``, ``server_error``, or a provider's own: OpenAI's and Groq's ``error.code`` such as
+            ``invalid_api_key``, Anthropic's ``error.type``, Google's ``error.status``).
+        type: the provider's error type when it gives one besides the code (OpenAI ``invalid_request_error``,
+            Anthropic ``authentication_error``); None otherwise.
         description: the human-readable description the server gave.
         request_id: the server's request id (``x-request-id`` or the provider's equivalent), for support.
         body: the start of the response body (at most 2 KiB), redacted.
         method, url: the request that failed (URL without query secrets).
+        headers: the response headers, redacted.
+
+    Every text here has been scrubbed of the secrets the request carried, should the server echo them.
     """
 
     def __init__(
@@ -66,6 +81,7 @@ class APIError(AtriumnError):
         *,
         status_code: int,
         code: str,
+        type: str | None = None,
         description: str = "",
         request_id: str | None = None,
         body: str = "",
@@ -75,6 +91,7 @@ class APIError(AtriumnError):
     ) -> None:
         self.status_code = status_code
         self.code = code
+        self.type = type
         self.description = description
         self.request_id = request_id
         self.body = body[:BODY_LIMIT]
@@ -172,7 +189,27 @@ class ConnectError(TransportError):
 
 
 class RequestTimeoutError(TransportError):
-    """A timeout elapsed: connect, read, write, pool wait, or the call's overall deadline."""
+    """A timeout elapsed: connect, read, write, pool wait, or the call's overall deadline.
+
+    Attributes:
+        phase: what timed out: ``connect``, ``read``, ``write``, ``pool``, ``deadline`` (the call's overall
+            deadline), or ``rate_limit`` (the client-side rate limit's wait would pass the deadline).
+        timeout: how long was waited, in seconds (None when unknown).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        sent: bool = True,
+        phase: str = "",
+        timeout: float | None = None,
+    ) -> None:
+        self.phase = phase
+        self.timeout = timeout
+        super().__init__(message, method=method, url=url, sent=sent)
 
 
 class NetworkError(TransportError):
@@ -243,37 +280,54 @@ def error_class_for(status_code: int) -> type[APIError]:
     return _BY_STATUS.get(status_code, APIError)
 
 
-def parse_error_body(body: bytes, content_type: str) -> tuple[str | None, str]:
-    """Extract ``(code, description)`` from an error body in any shape we know.
+class ErrorBody:
+    """What an error body says: ``code``, ``type`` and ``description`` (see :func:`parse_error_body`)."""
+
+    __slots__ = ("code", "description", "type")
+
+    def __init__(self, code: str | None, description: str, type: str | None = None) -> None:
+        self.code = code
+        self.description = description
+        self.type = type
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def parse_error_body(body: bytes, content_type: str) -> ErrorBody:
+    """Extract the code, type and description from an error body in any shape we know.
 
     Shapes: Atriumn ``{"error": "code", "error_description": "..."}``; ``{"detail": ...}`` (the published
-    Python SDK's server); OpenAI/Groq ``{"error": {"message", "type", "code"}}``; Anthropic
-    ``{"type": "error", "error": {"type", "message"}}``; Google ``{"error": {"code", "message", "status"}}``.
-    Anything else (an HTML page, plain text) gives ``(None, <start of the text>)``.
+    Python SDK's server); OpenAI/Groq ``{"error": {"message", "type", "code"}}`` (the code is ``code``, as
+    the official SDK reads it, else ``type``); Anthropic ``{"type": "error", "error": {"type", "message"}}``;
+    Google ``{"error": {"code": <http status>, "message", "status"}}`` (the code is ``status``). Anything else
+    (an HTML page, plain text) gives no code and the start of the text.
     """
     text = body.decode("utf-8", "replace")
     if "json" not in content_type and not text.lstrip().startswith("{"):
-        return None, _squash(text)
+        return ErrorBody(None, _squash(text))
     try:
         doc = json.loads(text)
     except ValueError:
-        return None, _squash(text)
+        return ErrorBody(None, _squash(text))
     if not isinstance(doc, dict):
-        return None, _squash(text)
+        return ErrorBody(None, _squash(text))
     err = doc.get("error")
     if isinstance(err, str):
         desc = doc.get("error_description") or doc.get("message") or ""
-        return err, str(desc)
+        return ErrorBody(err, str(desc))
     if isinstance(err, dict):
-        code = err.get("status") or err.get("type") or err.get("code")
+        kind = _text(err.get("type"))
+        code = _text(err.get("status")) or _text(err.get("code")) or kind
         msg = err.get("message") or ""
-        return (str(code) if code is not None else None), str(msg)
+        return ErrorBody(code, str(msg), kind)
     if "detail" in doc:
         detail = doc["detail"]
-        return None, detail if isinstance(detail, str) else json.dumps(detail)[:500]
+        return ErrorBody(None, detail if isinstance(detail, str) else json.dumps(detail)[:500])
     if "message" in doc:
-        return (str(doc["code"]) if "code" in doc else None), str(doc["message"])
-    return None, _squash(text)
+        return ErrorBody(str(doc["code"]) if "code" in doc else None, str(doc["message"]))
+    return ErrorBody(None, _squash(text))
 
 
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)

@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from ._serde import Casing
 
-__all__ = ["RAW", "Content", "Operation"]
+__all__ = ["RAW", "RESPONSE", "Content", "Operation"]
 
 T = TypeVar("T")
 
@@ -34,6 +34,19 @@ class _Raw:
 RAW: Any = _Raw()
 
 
+class _Response:
+    """Marker response type: return the whole response, its body read (status, headers, content)."""
+
+    def __repr__(self) -> str:
+        return "RESPONSE"
+
+
+#: Use as ``response_type`` to get the response itself, body read, for callers that decode it themselves and
+#: need its headers. Unlike ``stream=True``, a body cut off mid-way is retried by the pipeline like any
+#: other failure after the request was sent.
+RESPONSE: Any = _Response()
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Operation(Generic[T]):
     """One API call, as data.
@@ -50,16 +63,23 @@ class Operation(Generic[T]):
         data, files: form fields and multipart files (files may be a factory, like ``content``).
         headers: extra request headers.
         response_type: the model to structure the JSON answer into; ``None`` to ignore the body;
-            ``bytes`` for the raw body; :data:`RAW` for the decoded JSON as it is.
+            ``bytes`` for the raw body; :data:`RAW` for the decoded JSON as it is; :data:`RESPONSE` for the
+            response with its body read.
         casing: the service's wire casing for ``json`` and ``response_type``.
-        idempotent: whether the call may be repeated after it possibly reached the server. ``None`` means
-            "by method" (GET, HEAD, OPTIONS, PUT, DELETE are); other methods get an Idempotency-Key.
+        idempotent: whether the call may be replayed after it may have reached the server (after a reset, a
+            read timeout or a 5xx). ``True``: replay it. ``False``: never replay it then, and send no automatic
+            Idempotency-Key (a failure before sending, such as a refused connection, is still retried).
+            ``None`` (the default): by method — GET, HEAD, OPTIONS, PUT, DELETE are replayed; any other method
+            gets an automatic Idempotency-Key, kept across attempts, and is replayed (for servers that honour
+            the key, as the Atriumn API does).
         idempotency_key: a key chosen by the caller (kept across attempts); one is generated if needed.
         authenticated: whether the transport's credentials are applied (only ever to its own origin).
         stream: return the open response for the caller to consume (it must be closed).
         span_name: the operation span's name (``auth.login``); default ``"{METHOD} {path}"``.
         timeout: this call's overall deadline in seconds, overriding the transport's.
         error_hook: optional function ``(response) -> AtriumnError | None`` for a service's own error shape.
+        log_content: whether DEBUG logs may show the request body's text; ``False`` logs its shape only
+            (keys, counts and lengths), for bodies that carry private text such as a conversation.
     """
 
     method: str
@@ -80,6 +100,7 @@ class Operation(Generic[T]):
     span_name: str | None = None
     timeout: float | None = None
     error_hook: Callable[[Any], Exception | None] | None = None
+    log_content: bool = True
 
     @property
     def is_idempotent(self) -> bool:

@@ -1,52 +1,41 @@
 """The request pipeline, written once as a sans-IO generator and driven by both transports.
 
-``call_flow`` is the whole policy chain for one call: request id, user agent, deadline, operation span,
-then per attempt rate limit → circuit breaker → credentials → attempt span and log → send, then response
-classification, retry decision, 401 handling and decoding. It never does I/O and never sleeps: it yields
-instructions (:class:`Send`, :class:`Sleep`, :class:`Authenticate`) and receives their results. The sync
-driver executes them with ``httpx2.Client`` and ``time.sleep``, the async driver with ``httpx2.AsyncClient``
-and ``asyncio.sleep`` — the same decisions, in the same order, for both.
+``call_flow`` is the whole policy chain for one call, in this order:
+
+1. prepare (once per call): URL, body, headers, request id, replay safety, deadline, operation span;
+2. per attempt: rate limit → circuit breaker → credentials → timeouts → attempt span and log → send;
+3. outcome: success is decoded; a 401 refreshes the token once; any other failure is classified and
+   either retried (after a backoff) or raised, scrubbed of every secret the request carried.
+
+It never does I/O and never sleeps: it yields instructions (:class:`Send`, :class:`Sleep`,
+:class:`Authenticate`) and receives their results. The sync driver executes them with ``httpx2.Client`` and
+``time.sleep``, the async driver with ``httpx2.AsyncClient`` and ``asyncio.sleep`` — the same decisions, in
+the same order, for both.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import json as jsonlib
 import logging
 import os
 import time
-import uuid
 from collections.abc import Generator, Mapping
 from typing import Any
-from urllib.parse import quote
 
 import httpx2
 
 from ._breaker import BreakerRegistry
 from ._credentials import TokenProvider
-from ._errors import (
-    APIError,
-    AtriumnError,
-    ConnectError,
-    DecodeError,
-    NetworkError,
-    RateLimitError,
-    RequestTimeoutError,
-    ServerError,
-    TransportError,
-    default_code,
-    error_class_for,
-    parse_error_body,
-)
-from ._operation import RAW, Operation
+from ._errors import APIError, AtriumnError, RequestTimeoutError, TransportError
+from ._operation import Operation
+from ._outcome import api_error, classify, decode, finish_attempt, log_attempt
+from ._prepare import build_url, origin_of, replay_headers, request_body, secrets_of
 from ._ratelimit import TokenBucket
-from ._redact import redact_body, redact_headers, redact_text, redact_url
+from ._redact import Scrubber
 from ._retry import RetryBudget, RetryPolicy, decide, parse_retry_after
-from ._serde import structure, unstructure
 from ._telemetry import StatsRecorder, instruments
 
-__all__ = ["Authenticate", "PipelineConfig", "Send", "Sleep", "Timeouts", "call_flow"]
+__all__ = ["Authenticate", "PipelineConfig", "Send", "Sleep", "Timeouts", "call_flow", "origin_of"]
 
 logger = logging.getLogger("atriumn.core.transport")
 
@@ -59,6 +48,10 @@ class Timeouts:
     read: float = 60.0
     write: float = 60.0
     pool: float = 10.0
+
+    def as_dict(self) -> dict[str, float]:
+        """The four phases as a dict (httpx2's ``timeout`` extension)."""
+        return {"connect": self.connect, "read": self.read, "write": self.write, "pool": self.pool}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -105,401 +98,286 @@ class PipelineConfig:
     stats: StatsRecorder
     trace_origins: frozenset[tuple[str, str, int]]
 
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def origin_of(url: httpx2.URL) -> tuple[str, str, int]:
-    """``(scheme, host, port)`` with the default port filled in."""
-    return (url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme, 0))
+    def __post_init__(self) -> None:
+        self.timeout_dict = self.timeouts.as_dict()
+        self.longest_timeout = max(self.timeout_dict.values())
 
 
-def build_url(cfg: PipelineConfig, op: Operation[Any]) -> tuple[httpx2.URL, str]:
-    """The operation's absolute URL (path template filled with percent-encoded params, query merged) and
-    the same URL as logs, spans (``url.full``) and errors show it: secrets redacted."""
-    path = op.path
-    if op.path_params:
-        for key, value in op.path_params.items():
-            if value is None or (isinstance(value, str) and not value):
-                raise ValueError(f"{key}: must not be empty")
-            path = path.replace("{" + key + "}", quote(str(value), safe=""))
-    query = _query(op)
-    return _parse_url(path if "://" in path else cfg.base_prefix + path, tuple(query) if query else ())
+class _Call:
+    """One call's state as it moves through the phases (prepared once, updated per attempt)."""
+
+    def __init__(self, cfg: PipelineConfig, op: Operation[Any]) -> None:
+        self.cfg = cfg
+        self.op = op
+        self.start = time.monotonic()
+        self.budget_s = op.timeout if op.timeout is not None else cfg.deadline
+        self.deadline = self.start + self.budget_s if self.budget_s is not None else None
+        self.method = op.method.upper()
+        self.url, self.shown_url = build_url(cfg.base_prefix, op)
+        self.origin = origin_of(self.url)
+        own_origin = self.origin == cfg.origin
+        self.propagate = own_origin or self.origin in cfg.trace_origins
+        self.body, content_type = request_body(op)
+        headers: dict[str, str] = {"User-Agent": cfg.user_agent, **cfg.headers}
+        if self.body is not None and content_type:
+            headers["Content-Type"] = content_type
+        if op.headers:
+            headers.update(op.headers)
+        # 128 random bits as 32 hex digits (uuid4().hex's shape, without its version bits) at a fraction of its cost.
+        self.request_id = headers.setdefault("X-Request-Id", os.urandom(16).hex()) if own_origin else None
+        self.replay_safe = replay_headers(
+            op, self.method, headers, header_name=cfg.idempotency_header, retries=cfg.retry.max_retries
+        )
+        self.headers = headers
+        self.sent_headers: Mapping[str, str] = headers  # the last attempt's (read for its secrets on failure)
+        self.breaker = cfg.breakers.for_host(f"{self.url.host}:{self.origin[2]}")
+        self.credentials = cfg.credentials if (op.authenticated and own_origin) else None
+        self.max_attempts = cfg.retry.max_retries + 1
+        self.retries = 0
+        self.refreshed_after_401 = False
+        self.force_token = False
+        self.stale_token: Any = None
+        self._scrubber: Scrubber | None = None
+
+    # --- credentials ----------------------------------------------------------------------------------
+
+    def use_fixed_credentials(self) -> None:
+        """A fixed key goes on the headers once: no cache round trip per attempt, no refresh after a 401."""
+        if self.credentials is not None:
+            fixed = self.credentials.fixed_headers()
+            if fixed is not None:
+                self.headers.update(fixed)
+                self.credentials = None
+
+    def may_refresh(self, status: int | None) -> bool:
+        """A 401 with a refreshable credential: refresh the token once and send again."""
+        if status != 401 or self.credentials is None or self.refreshed_after_401:
+            return False
+        self.refreshed_after_401 = self.force_token = True
+        return True
+
+    # --- limits ---------------------------------------------------------------------------------------
+
+    def rate_limit_wait(self) -> float:
+        """Seconds to wait for the client-side rate limit's slot (raises when past the deadline)."""
+        bucket = self.cfg.bucket
+        if bucket is None:
+            return 0.0
+        wait = bucket.reserve()
+        if wait > 0 and self.deadline is not None and time.monotonic() + wait > self.deadline:
+            bucket.cancel()
+            raise RequestTimeoutError(
+                f"{self.method} {self.shown_url}: the client-side rate limit needs {wait:.2f}s, past the "
+                f"call's deadline of {self.budget_s:.3g}s",
+                method=self.method, url=self.shown_url, sent=False, phase="rate_limit", timeout=self.budget_s,
+            )  # fmt: skip
+        return wait
+
+    def attempt_timeouts(self) -> dict[str, float]:
+        """This attempt's per-phase timeouts, each capped by what is left of the deadline."""
+        timeouts = self.cfg.timeout_dict
+        if self.deadline is None:
+            return timeouts
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            made = self.retries  # attempts made so far (each retry follows one)
+            when = f"after {made} attempt{'s' if made > 1 else ''}" if made else "before the request was sent"
+            raise RequestTimeoutError(
+                f"{self.method} {self.shown_url}: the call's deadline of {self.budget_s:.3g}s passed {when}",
+                method=self.method, url=self.shown_url, sent=False, phase="deadline", timeout=self.budget_s,
+            )  # fmt: skip
+        if left >= self.cfg.longest_timeout:
+            return timeouts
+        return {k: min(v, left) for k, v in timeouts.items()}
+
+    # --- outcome --------------------------------------------------------------------------------------
+
+    def transport_failure(self, exc: Exception, timeouts: Mapping[str, float]) -> TransportError:
+        """An exception from sending, as our error (naming the phase and how long was waited)."""
+        capped = timeouts is not self.cfg.timeout_dict
+        return classify(
+            exc, self.method, self.shown_url, timeouts,
+            deadline=self.budget_s if capped and _capped_phase(exc, timeouts, self.cfg.timeout_dict) else None,
+        )  # fmt: skip
+
+    def response_failure(self, response: httpx2.Response) -> AtriumnError:
+        """The error an error response means (an operation's own error hook first)."""
+        hook = self.op.error_hook
+        if hook is not None:
+            custom = hook(response)
+            if isinstance(custom, AtriumnError):
+                return custom
+        return api_error(
+            response, method=self.method, url=self.shown_url, retry_after=parse_retry_after(response.headers)
+        )
+
+    def retry_delay(self, failure: AtriumnError, response: httpx2.Response | None, status: int | None) -> float | None:
+        """Seconds to wait before the next attempt, or None to raise ``failure``."""
+        cfg = self.cfg
+        decision = decide(
+            cfg.retry,
+            retries_done=self.retries,
+            status=status,
+            headers=response.headers if response is not None else None,
+            sent=failure.sent if isinstance(failure, TransportError) else True,
+            replay_safe=self.replay_safe,
+            remaining=self.deadline - time.monotonic() if self.deadline is not None else None,
+            server_delay=getattr(failure, "retry_after", None),
+        )
+        if not decision.retry:
+            return None
+        if cfg.budget.try_acquire(timeout=isinstance(failure, RequestTimeoutError)) is None:
+            logger.info("retry budget exhausted; not retrying %s %s", self.method, self.shown_url)
+            return None
+        self.retries += 1
+        cfg.stats.add("retries")
+        instruments().retries.add(1, {"server.address": self.url.host})
+        logger.info(
+            "retrying %s %s in %.2fs (attempt %d of %d): %s",
+            self.method,
+            self.shown_url,
+            decision.delay,
+            self.retries + 1,
+            self.max_attempts,
+            status if status is not None else type(failure).__name__,
+            extra={"atriumn.attempt": self.retries + 1, "atriumn.delay": decision.delay},
+        )
+        return decision.delay
+
+    def scrubber(self) -> Scrubber:
+        """Every secret this call put on the wire (built on first use: only failures and DEBUG logs need it)."""
+        if self._scrubber is None:
+            self._scrubber = secrets_of(self.op, self.url, self.sent_headers)
+        return self._scrubber
 
 
-@functools.lru_cache(maxsize=1024)
-def _parse_url(url: str, query: tuple[tuple[str, str], ...]) -> tuple[httpx2.URL, str]:
-    """Parse once per distinct URL and query: URLs are immutable, and parsing, query encoding and
-    redaction dominate a request's overhead."""
-    parsed = httpx2.URL(url)
-    if query:
-        parsed = parsed.copy_merge_params(query)
-    return parsed, redact_url(str(parsed))
+_PHASE_OF: dict[type[Exception], str] = {
+    httpx2.ConnectTimeout: "connect",
+    httpx2.PoolTimeout: "pool",
+    httpx2.WriteTimeout: "write",
+    httpx2.ReadTimeout: "read",
+}
 
 
-def _query(op: Operation[Any]) -> list[tuple[str, str]] | None:
-    if not op.query:
-        return None
-    items: list[tuple[str, str]] = []
-    for key, value in op.query.items():
-        if value is None:
-            continue
-        values = value if isinstance(value, (list, tuple)) else [value]
-        for v in values:
-            if isinstance(v, bool):
-                v = "true" if v else "false"
-            items.append((key, str(v)))
-    return items
-
-
-def _body(op: Operation[Any]) -> tuple[bytes | None, str | None]:
-    if op.json is None:
-        return None, None
-    data = unstructure(op.json, op.casing)
-    return jsonlib.dumps(data, separators=(",", ":"), ensure_ascii=False).encode(), "application/json"
-
-
-def _classify(exc: Exception, method: str, url: str) -> TransportError:
-    """Map an httpx2 exception to ours, with the phase (was the request possibly sent?)."""
-    name = type(exc).__name__
-    if isinstance(exc, (httpx2.ConnectTimeout, httpx2.PoolTimeout)):
-        return RequestTimeoutError(f"{name} to {url}: {exc}", method=method, url=url, sent=False)
-    if isinstance(exc, httpx2.ConnectError):
-        return ConnectError(f"could not connect to {url}: {exc}", method=method, url=url, sent=False)
-    if isinstance(exc, httpx2.TimeoutException):
-        return RequestTimeoutError(f"{name} from {url}: {exc}", method=method, url=url, sent=True)
-    return NetworkError(f"{name} talking to {url}: {exc or 'connection failed'}", method=method, url=url, sent=True)
-
-
-def _request_id(headers: httpx2.Headers) -> str | None:
-    return headers.get("x-request-id") or headers.get("request-id") or headers.get("x-goog-request-id")
-
-
-def api_error(response: httpx2.Response, *, method: str, url: str, retry_after: float | None) -> APIError:
-    """The :class:`APIError` for an error response (any known error body shape)."""
-    content_type = response.headers.get("content-type", "")
-    code, description = parse_error_body(response.content, content_type)
-    description = redact_text(description)  # it becomes the message: a server may echo a secret back
-    status = response.status_code
-    cls = error_class_for(status)
-    kwargs: dict[str, Any] = {
-        "status_code": status,
-        "code": code or default_code(status),
-        "description": description,
-        "request_id": _request_id(response.headers),
-        "body": redact_body(response.content, content_type),
-        "method": method,
-        "url": url,
-        "headers": redact_headers(response.headers.multi_items()),
-    }
-    if cls in (RateLimitError, ServerError):
-        kwargs["retry_after"] = retry_after
-    return cls(**kwargs)
-
-
-def decode(op: Operation[Any], response: httpx2.Response) -> Any:
-    """Decode a successful response as the operation asks."""
-    rtype = op.response_type
-    if rtype is None:
-        return None
-    if rtype is bytes:
-        return response.content
-    request_id = _request_id(response.headers)
-    content = response.content
-    if not content.strip():
-        raise DecodeError("expected a JSON body, got an empty one", request_id=request_id)
-    try:
-        data = jsonlib.loads(content)
-    except ValueError as exc:
-        ctype = response.headers.get("content-type", "")
-        raise DecodeError(
-            f"response is not valid JSON ({ctype or 'no content type'}): {exc}",
-            body=redact_body(content, ctype),
-            request_id=request_id,
-        ) from None
-    if rtype is RAW:
-        return data
-    return structure(data, rtype, op.casing, request_id=request_id)
+def _capped_phase(exc: Exception, timeouts: Mapping[str, float], configured: Mapping[str, float]) -> bool:
+    """Whether the phase that timed out had its limit lowered by the call's deadline."""
+    phase = _PHASE_OF.get(type(exc))
+    return phase is not None and timeouts[phase] < configured[phase]
 
 
 def call_flow(cfg: PipelineConfig, op: Operation[Any]) -> Generator[Any, Any, Any]:
     """The pipeline for one call. See the module docstring for the protocol."""
-    start = time.monotonic()
-    budget_s = op.timeout if op.timeout is not None else cfg.deadline
-    deadline = start + budget_s if budget_s is not None else None
-    method = op.method.upper()
-    url, shown_url = build_url(cfg, op)
-    origin = origin_of(url)
-    own_origin = origin == cfg.origin
-    host = f"{url.host}:{origin[2]}"
-    body, content_type = _body(op)
-
-    headers: dict[str, str] = {"User-Agent": cfg.user_agent, **cfg.headers}
-    if body is not None and content_type:
-        headers["Content-Type"] = content_type
-    if op.headers:
-        headers.update(op.headers)
-    # 128 random bits as 32 hex digits (uuid4().hex's shape, without its version bits) at a fraction of its cost.
-    request_id = headers.setdefault("X-Request-Id", os.urandom(16).hex()) if own_origin else None
-
-    replay_safe = op.is_idempotent
-    can_replay_content = not (op.content is not None and not isinstance(op.content, bytes) and not callable(op.content))
-    if not replay_safe and cfg.retry.max_retries > 0 and can_replay_content:
-        key = op.idempotency_key or headers.get(cfg.idempotency_header) or str(uuid.uuid4())
-        headers[cfg.idempotency_header] = key
-        replay_safe = True
-    elif op.idempotency_key:
-        headers[cfg.idempotency_header] = op.idempotency_key
-        replay_safe = True
-    if not can_replay_content:
-        replay_safe = False
-
+    call = _Call(cfg, op)
     ins = instruments()
     op_span = ins.tracer.start_span(op.name, kind=ins.SpanKind.INTERNAL, attributes={"atriumn.operation": op.name})
     op_ctx = ins.trace.set_span_in_context(op_span)
-    breaker = cfg.breakers.for_host(host)
-    credentials = cfg.credentials if (op.authenticated and own_origin) else None
-    max_attempts = cfg.retry.max_retries + 1
-    retries = 0
-    refreshed_after_401 = False
-    force_token = False
-    stale_token: Any = None
     error: BaseException | None = None
     try:
-        if credentials is not None:
-            fixed = credentials.fixed_headers()
-            if fixed is not None:  # a fixed key: no cache round trip per attempt, and no refresh after a 401
-                headers.update(fixed)
-                credentials = None
+        call.use_fixed_credentials()
         while True:
-            # --- rate limit -------------------------------------------------------------------------
-            if cfg.bucket is not None:
-                wait = cfg.bucket.reserve()
-                if wait > 0:
-                    if deadline is not None and time.monotonic() + wait > deadline:
-                        cfg.bucket.cancel()
-                        raise RequestTimeoutError(
-                            f"the client-side rate limit needs {wait:.2f}s, past the call's deadline",
-                            method=method,
-                            url=shown_url,
-                            sent=False,
-                        )
-                    yield Sleep(wait)
-            # --- circuit breaker --------------------------------------------------------------------
-            probe = breaker.acquire()
-            recorded = False
-            try:
-                # --- credentials --------------------------------------------------------------------
-                attempt_headers = dict(headers)
-                if credentials is not None:
-                    auth = yield Authenticate(credentials, force_token, stale_token)
-                    force_token = False
-                    if isinstance(auth, BaseException):
-                        raise auth
-                    token, auth_headers = auth
-                    stale_token = token
-                    attempt_headers.update(auth_headers)
-                attempt_headers["Atriumn-Attempt"] = f"attempt={retries + 1}; max={max_attempts}"
-                # --- timeouts: each phase capped by what is left of the deadline ---------------------
-                t = cfg.timeouts
-                timeout = {"connect": t.connect, "read": t.read, "write": t.write, "pool": t.pool}
-                if deadline is not None:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise RequestTimeoutError(
-                            f"the call's deadline of {budget_s}s passed",
-                            method=method,
-                            url=shown_url,
-                            sent=False,
-                        )
-                    timeout = {k: min(v, left) for k, v in timeout.items()}
-                # --- attempt span ---------------------------------------------------------------------
-                attrs_: dict[str, str | int] = {
-                    "http.request.method": method,
-                    "server.address": url.host,
-                    "server.port": origin[2],
-                    "url.full": shown_url,
-                }
-                if retries:
-                    attrs_["http.request.resend_count"] = retries
-                span = ins.tracer.start_span(method, context=op_ctx, kind=ins.SpanKind.CLIENT, attributes=attrs_)
-                if own_origin or origin in cfg.trace_origins:
-                    ins.propagate.inject(attempt_headers, context=ins.trace.set_span_in_context(span, op_ctx))
-                content: Any = op.content() if callable(op.content) else op.content
-                files = op.files() if callable(op.files) else op.files
-                request = httpx2.Request(
-                    method,
-                    url,
-                    headers=attempt_headers,
-                    content=body if body is not None else content,
-                    data=op.data,
-                    files=files,
-                    extensions={"timeout": timeout},
-                )
-                sent_at = time.monotonic()
-                result = yield Send(request=request, stream=op.stream)
-                elapsed = time.monotonic() - sent_at
-                cfg.stats.attempt(elapsed)
-                # --- classify -----------------------------------------------------------------------
-                if isinstance(result, Exception):
-                    if not isinstance(result, httpx2.HTTPError | OSError):
-                        span.end()
-                        raise result
-                    failure: AtriumnError = _classify(result, method, shown_url)
-                    error_type = type(result).__name__
-                    status = None
-                    response = None
-                else:
-                    response = result
-                    status = response.status_code
-                    error_type = str(status) if status >= 400 else ""
-                    failure = None  # type: ignore[assignment]
-                recorded = True
-                if breaker.record(status, probe=probe):
-                    cfg.stats.add("circuit_openings")
-                    ins.breaker_openings.add(1, {"server.address": url.host})
-                _finish_attempt(ins, span, status, error_type, elapsed, method, url.host, origin[2])
-                _log_attempt(method, shown_url, status, elapsed, retries + 1, request, response, error_type)
-            except BaseException:
-                if not recorded:
-                    breaker.release(probe=probe)
-                raise
-
-            # --- success --------------------------------------------------------------------------
+            wait = call.rate_limit_wait()
+            if wait > 0:
+                yield Sleep(wait)
+            response, status, failure = yield from _attempt(call, ins, op_ctx)
             if response is not None and status is not None and status < 400:
                 cfg.budget.record_success()
                 op_span.set_attribute("http.response.status_code", status)
-                if op.stream:
-                    return response
-                return decode(op, response)
-
-            # --- 401: refresh once ----------------------------------------------------------------
-            if status == 401 and credentials is not None and not refreshed_after_401:
-                refreshed_after_401 = True
-                force_token = True
+                return response if op.stream else decode(op, response)
+            if call.may_refresh(status):
                 continue
-
-            remaining = deadline - time.monotonic() if deadline is not None else None
-            headers_in = response.headers if response is not None else None
             if response is not None:
-                failure = _response_error(op, response, method, shown_url, headers_in)
-            sent = failure.sent if isinstance(failure, TransportError) else True
-            decision = decide(
-                cfg.retry,
-                retries_done=retries,
-                status=status,
-                headers=headers_in,
-                sent=sent,
-                replay_safe=replay_safe,
-                remaining=remaining,
-                server_delay=getattr(failure, "retry_after", None),
-            )
-            if decision.retry:
-                cost = cfg.budget.try_acquire(timeout=isinstance(failure, RequestTimeoutError))
-                if cost is None:
-                    logger.info("retry budget exhausted; not retrying %s %s", method, shown_url)
-                    raise failure
-                retries += 1
-                cfg.stats.add("retries")
-                ins.retries.add(1, {"server.address": url.host})
-                logger.info(
-                    "retrying %s %s in %.2fs (attempt %d of %d): %s",
-                    method,
-                    shown_url,
-                    decision.delay,
-                    retries + 1,
-                    max_attempts,
-                    error_type or "error",
-                    extra={"atriumn.attempt": retries + 1, "atriumn.delay": decision.delay},
-                )
-                if decision.delay > 0:
-                    yield Sleep(decision.delay)
-                continue
-            raise failure
+                failure = call.response_failure(response)
+            assert failure is not None
+            delay = call.retry_delay(failure, response, status)
+            if delay is None:
+                raise failure
+            if delay > 0:
+                yield Sleep(delay)
     except BaseException as exc:
         error = exc
+        if isinstance(exc, AtriumnError):
+            call.scrubber().scrub_exception(exc)
         raise
     finally:
         cfg.stats.add("calls")
         if error is not None:
             cfg.stats.add("errors")
-            op_span.set_attribute("error.type", _error_type(error))
+            op_span.set_attribute(
+                "error.type", str(error.status_code) if isinstance(error, APIError) else type(error).__name__
+            )
             op_span.set_status(ins.StatusCode.ERROR, type(error).__name__)
-        if request_id:
-            op_span.set_attribute("atriumn.request_id", request_id)
+        if call.request_id:
+            op_span.set_attribute("atriumn.request_id", call.request_id)
         op_span.end()
 
 
-def _response_error(op: Operation[Any], response: httpx2.Response, method: str, url: str, headers: Any) -> AtriumnError:
-    if op.error_hook is not None:
-        custom = op.error_hook(response)
-        if isinstance(custom, AtriumnError):
-            return custom
-    return api_error(response, method=method, url=url, retry_after=parse_retry_after(headers))
+_Outcome = tuple[httpx2.Response | None, int | None, AtriumnError | None]
 
 
-def _error_type(exc: BaseException) -> str:
-    if isinstance(exc, APIError):
-        return str(exc.status_code)
-    return type(exc).__name__
-
-
-def _finish_attempt(
-    ins: Any,
-    span: Any,
-    status: int | None,
-    error_type: str,
-    elapsed: float,
-    method: str,
-    host: str,
-    port: int,
-) -> None:
-    attributes: dict[str, Any] = {"http.request.method": method, "server.address": host, "server.port": port}
-    if status is not None:
-        span.set_attribute("http.response.status_code", status)
-        attributes["http.response.status_code"] = status
-    if error_type:
-        span.set_attribute("error.type", error_type)
-        span.set_status(ins.StatusCode.ERROR)
-        attributes["error.type"] = error_type
-    span.end()
-    ins.duration.record(elapsed, attributes)
-
-
-def _log_attempt(
-    method: str,
-    url: str,
-    status: int | None,
-    elapsed: float,
-    attempt: int,
-    request: httpx2.Request,
-    response: httpx2.Response | None,
-    error_type: str,
-) -> None:
-    if not logger.isEnabledFor(logging.DEBUG):
-        return
-    server_request_id = _request_id(response.headers) if response is not None else None
-    extra: dict[str, Any] = {
-        "atriumn.method": method,
-        "atriumn.url": url,
-        "atriumn.status": status,
-        "atriumn.duration_ms": round(elapsed * 1000, 2),
-        "atriumn.attempt": attempt,
-        "atriumn.request_id": server_request_id or request.headers.get("x-request-id"),
-        "atriumn.request_headers": redact_headers(request.headers.multi_items()),
-    }
-    body = request.content if isinstance(request.stream, httpx2.ByteStream) else b""
-    if body:
-        extra["atriumn.request_body"] = redact_body(body, request.headers.get("content-type", ""))
-    if response is not None:
-        extra["atriumn.response_headers"] = redact_headers(response.headers.multi_items())
-    logger.debug(
-        "%s %s -> %s in %.1fms (attempt %d)%s",
-        method,
-        url,
-        status if status is not None else error_type,
-        elapsed * 1000,
-        attempt,
-        f" body={extra['atriumn.request_body']}" if "atriumn.request_body" in extra else "",
-        extra=extra,
-    )
+def _attempt(call: _Call, ins: Any, op_ctx: Any) -> Generator[Any, Any, _Outcome]:
+    """One attempt: circuit breaker → credentials → timeouts → span → send → record the outcome."""
+    cfg, op = call.cfg, call.op
+    probe = call.breaker.acquire()
+    recorded = False
+    try:
+        headers = dict(call.headers)
+        if call.credentials is not None:
+            auth = yield Authenticate(call.credentials, call.force_token, call.stale_token)
+            call.force_token = False
+            if isinstance(auth, BaseException):
+                raise auth
+            call.stale_token, auth_headers = auth
+            headers.update(auth_headers)
+        headers["Atriumn-Attempt"] = f"attempt={call.retries + 1}; max={call.max_attempts}"
+        timeouts = call.attempt_timeouts()
+        attributes: dict[str, str | int] = {
+            "http.request.method": call.method,
+            "server.address": call.url.host,
+            "server.port": call.origin[2],
+            "url.full": call.shown_url,
+        }
+        if call.retries:
+            attributes["http.request.resend_count"] = call.retries
+        span = ins.tracer.start_span(call.method, context=op_ctx, kind=ins.SpanKind.CLIENT, attributes=attributes)
+        if call.propagate:
+            ins.propagate.inject(headers, context=ins.trace.set_span_in_context(span, op_ctx))
+        call.sent_headers = headers
+        content: Any = op.content() if callable(op.content) else op.content
+        request = httpx2.Request(
+            call.method,
+            call.url,
+            headers=headers,
+            content=call.body if call.body is not None else content,
+            data=op.data,
+            files=op.files() if callable(op.files) else op.files,
+            extensions={"timeout": timeouts},
+        )
+        sent_at = time.monotonic()
+        result = yield Send(request=request, stream=op.stream)
+        elapsed = time.monotonic() - sent_at
+        cfg.stats.attempt(elapsed)
+        response: httpx2.Response | None = None
+        failure: AtriumnError | None = None
+        if isinstance(result, Exception):
+            if not isinstance(result, httpx2.HTTPError | OSError):
+                span.end()
+                raise result
+            failure = call.transport_failure(result, timeouts)
+            status, error_type = None, type(result).__name__
+        else:
+            response, status = result, result.status_code
+            error_type = str(status) if status >= 400 else ""
+        recorded = True
+        if call.breaker.record(status, probe=probe):
+            cfg.stats.add("circuit_openings")
+            ins.breaker_openings.add(1, {"server.address": call.url.host})
+        finish_attempt(ins, span, status, error_type, elapsed, call.method, call.url.host, call.origin[2])
+        if logger.isEnabledFor(logging.DEBUG):
+            log_attempt(
+                op, call.shown_url, status, elapsed, call.retries + 1, request, response, error_type, call.scrubber()
+            )
+    except BaseException:
+        if not recorded:
+            call.breaker.release(probe=probe)
+        raise
+    return response, status, failure

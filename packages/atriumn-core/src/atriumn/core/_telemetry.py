@@ -176,13 +176,30 @@ class _RedactingFilter(logging.Filter):
 
 
 class _TracedHeadersFilter(logging.Filter):
-    """Redacts credential headers in httpcore2's DEBUG trace (``receive_response_headers.complete
-    return_value=(..., [(b'Set-Cookie', b'...'), ...])``): the message is pre-formatted, so it is rewritten."""
+    """Redacts headers in httpcore2's DEBUG trace (``receive_response_headers.complete return_value=(...,
+    [(b'Set-Cookie', b'...'), ...])``); the message is pre-formatted, so it is rewritten.
+
+    Credential headers are redacted by name. A response header's value is kept only for the names on an
+    allow-list (azure-core's rule): any other may echo a secret back, and this filter cannot know the call's
+    secrets — the SDK's own DEBUG record shows those headers scrubbed by value.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str) and "headers" in record.msg:
-            record.msg = _traced_header_pattern().sub(_redact_traced_header, record.msg)
+            response = "receive_response_headers" in record.msg
+            record.msg = _traced_header_pattern().sub(lambda m: _redact_traced_header(m, response), record.msg)
         return True
+
+
+#: Response headers whose values httpcore2's trace may show.
+SAFE_RESPONSE_HEADERS = frozenset(
+    {
+        "content-type", "content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive",
+        "date", "server", "cache-control", "etag", "last-modified", "vary", "location", "retry-after",
+        "retry-after-ms", "x-should-retry", "x-request-id", "request-id", "x-goog-request-id", "openai-version",
+        "openai-processing-ms", "anthropic-organization-id",
+    }
+)  # fmt: skip
 
 
 def _traced_header_pattern() -> Any:
@@ -190,18 +207,20 @@ def _traced_header_pattern() -> Any:
     if _TRACED_HEADER is None:
         import re
 
-        from ._redact import SENSITIVE_HEADERS
-
-        names = "|".join(re.escape(n) for n in sorted(SENSITIVE_HEADERS))
-        _TRACED_HEADER = re.compile(rf"""\(b(['"])({names})\1, b(['"])(?:\\.|(?!\3).)*\3\)""", re.IGNORECASE)
+        _TRACED_HEADER = re.compile(r"""\(b(['"])([^'"]+)\1, b(['"])(?:\\.|(?!\3).)*\3\)""")
     return _TRACED_HEADER
 
 
-def _redact_traced_header(match: Any) -> str:
-    from ._redact import REDACTED
+def _redact_traced_header(match: Any, response: bool) -> str:
+    from ._redact import REDACTED, SENSITIVE_HEADERS
 
-    quote, name = match.group(1), match.group(2)
-    return f"(b{quote}{name}{quote}, b'{REDACTED}')"
+    name = match.group(2).lower()
+    if name in SENSITIVE_HEADERS or (
+        response and name not in SAFE_RESPONSE_HEADERS and not name.startswith(("x-ratelimit-", "anthropic-ratelimit-"))
+    ):
+        quote = match.group(1)
+        return f"(b{quote}{match.group(2)}{quote}, b'{REDACTED}')"
+    return str(match.group(0))
 
 
 _TRACED_HEADER: Any = None

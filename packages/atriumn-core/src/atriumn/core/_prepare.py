@@ -1,0 +1,145 @@
+"""Preparing a request from an :class:`Operation`, sans-IO: URL, body, headers, replay safety, secrets.
+
+Everything here is decided once per call, before the first attempt, and is the same for both transports.
+"""
+
+from __future__ import annotations
+
+import functools
+import json as jsonlib
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx2
+
+from ._errors import ValidationError
+from ._operation import Operation
+from ._redact import SENSITIVE_HEADERS, Scrubber, is_secret_key, is_secret_query_key, redact_url, secret_header_value
+from ._serde import unstructure
+
+__all__ = ["build_url", "origin_of", "replay_headers", "request_body", "secrets_of"]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+
+def origin_of(url: httpx2.URL) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` with the default port filled in."""
+    return (url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme, 0))
+
+
+def build_url(base_prefix: str, op: Operation[Any]) -> tuple[httpx2.URL, str]:
+    """The operation's absolute URL (path template filled with percent-encoded params, query merged) and
+    the same URL as logs, spans (``url.full``) and errors show it: secrets redacted."""
+    path = op.path
+    if op.path_params:
+        for key, value in op.path_params.items():
+            if value is None or (isinstance(value, str) and not value):
+                raise ValidationError(f"{key}: must not be empty")
+            path = path.replace("{" + key + "}", quote(str(value), safe=""))
+    query = _query(op)
+    return _parse_url(path if "://" in path else base_prefix + path, tuple(query) if query else ())
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_url(url: str, query: tuple[tuple[str, str], ...]) -> tuple[httpx2.URL, str]:
+    """Parse once per distinct URL and query: URLs are immutable, and parsing, query encoding and
+    redaction dominate a request's overhead."""
+    parsed = httpx2.URL(url)
+    if query:
+        parsed = parsed.copy_merge_params(query)
+    return parsed, redact_url(str(parsed))
+
+
+def _query(op: Operation[Any]) -> list[tuple[str, str]] | None:
+    if not op.query:
+        return None
+    items: list[tuple[str, str]] = []
+    for key, value in op.query.items():
+        if value is None:
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            if isinstance(v, bool):
+                v = "true" if v else "false"
+            items.append((key, str(v)))
+    return items
+
+
+def request_body(op: Operation[Any]) -> tuple[bytes | None, str | None]:
+    """The JSON body (serialised in the operation's casing) and its content type, or ``(None, None)``."""
+    if op.json is None:
+        return None, None
+    data = op.json if type(op.json) is dict and _plain(op.json) else unstructure(op.json, op.casing)
+    return jsonlib.dumps(data, separators=(",", ":"), ensure_ascii=False).encode(), "application/json"
+
+
+def _plain(doc: dict[str, Any]) -> bool:
+    """Whether a dict holds only JSON scalars and plain containers of them (no models to unstructure)."""
+    for value in doc.values():
+        kind = type(value)
+        if kind is dict:
+            if not _plain(value):
+                return False
+        elif kind is list:
+            if not all(type(v) in _SCALARS or (type(v) is dict and _plain(v)) for v in value):
+                return False
+        elif kind not in _SCALARS:
+            return False
+    return True
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def replay_headers(op: Operation[Any], method: str, headers: dict[str, str], *, header_name: str, retries: int) -> bool:
+    """Decide whether the call may be replayed after it may have reached the server, adding the
+    Idempotency-Key that makes it so (see :attr:`Operation.idempotent`)."""
+    content = op.content
+    one_shot = content is not None and not isinstance(content, bytes) and not callable(content)
+    if op.idempotency_key:
+        headers[header_name] = op.idempotency_key
+    if one_shot or op.idempotent is False:
+        return False
+    if op.idempotent is True or method in _IDEMPOTENT_METHODS or op.idempotency_key:
+        return True
+    existing = headers.get(header_name)
+    if existing:
+        return True
+    if retries > 0:
+        headers[header_name] = _new_key()
+        return True
+    return False
+
+
+def _new_key() -> str:
+    raw = os.urandom(16).hex()
+    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
+
+
+def secrets_of(op: Operation[Any], url: httpx2.URL, headers: Mapping[str, str]) -> Scrubber:
+    """Every secret a request carries: credential headers, secret query values, secret body fields."""
+    scrubber = Scrubber()
+    for name, value in headers.items():
+        if name.lower() in SENSITIVE_HEADERS:
+            scrubber.add(secret_header_value(value), value)
+    for key, value in url.params.multi_items():
+        if is_secret_query_key(key):
+            scrubber.add(value)
+    for doc in (op.json, op.data):
+        if doc is not None:
+            scrubber.add(*_secret_values(doc if isinstance(doc, Mapping) else unstructure(doc, op.casing)))
+    return scrubber
+
+
+def _secret_values(doc: Any, secret: bool = False) -> Iterator[str]:
+    if isinstance(doc, Mapping):
+        for key, value in doc.items():
+            yield from _secret_values(value, secret or (isinstance(key, str) and is_secret_key(key)))
+    elif isinstance(doc, (list, tuple)):
+        for value in doc:
+            yield from _secret_values(value, secret)
+    elif secret and isinstance(doc, str):
+        yield doc
