@@ -91,7 +91,9 @@ def test_event_size_limit() -> None:
 
     decoder = SSEDecoder(max_event_size=10)
     assert decoder.feed(b"data: 12345\ndata: 1234\n\n") == [ev("12345\n1234")]
-    with pytest.raises(ValueError, match="exceeds 10 bytes"):
+    from atriumn.core import DecodeError
+
+    with pytest.raises(DecodeError, match="exceeds 10 bytes"):
         decoder.feed(b"data: 123456\ndata: 12345\n\n")
 
 

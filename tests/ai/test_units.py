@@ -68,7 +68,9 @@ def test_schema_for_attrs_class() -> None:
     assert schema["properties"]["colour"] == {"enum": ["red", "blue"]}
     assert schema["properties"]["mode"] == {"enum": ["a", "b"]}
     assert schema["properties"]["note"] == {"anyOf": [{"type": "string"}, {"type": "null"}]}
-    with pytest.raises(TypeError):
+    from atriumn.core import ValidationError
+
+    with pytest.raises(ValidationError, match="cannot express <class 'object'> as JSON Schema"):
         schema_for_type(object)
 
 

@@ -15,6 +15,7 @@ import attrs
 
 if TYPE_CHECKING:
     from ._types import ChatResponse
+from atriumn.core import ValidationError
 
 __all__ = ["BatchResult", "ScoredItem", "TextItem", "amap_batch", "map_batch"]
 
@@ -43,7 +44,7 @@ class BatchResult(Generic[T]):
 
 def _check_concurrency(max_concurrency: int) -> None:
     if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
-        raise ValueError(f"max_concurrency: expected an integer >= 1, got {max_concurrency!r}")
+        raise ValidationError(f"max_concurrency: expected an integer >= 1, got {max_concurrency!r}")
 
 
 def map_batch(
@@ -152,13 +153,13 @@ def validate_items(items: Sequence[TextItem | dict[str, Any]]) -> list[TextItem]
     for i, raw in enumerate(items):
         item = raw if isinstance(raw, TextItem) else TextItem(**raw)
         if not isinstance(item.id, str) or not item.id.strip():
-            raise ValueError(f"items[{i}].id: must be a non-empty string")
+            raise ValidationError(f"items[{i}].id: must be a non-empty string")
         if item.id in seen:
-            raise ValueError(f"items[{i}].id: duplicate id {item.id!r}")
+            raise ValidationError(f"items[{i}].id: duplicate id {item.id!r}")
         if not isinstance(item.content, str):
-            raise ValueError(f"items[{i}].content ({item.id!r}): must be a string")
+            raise ValidationError(f"items[{i}].content ({item.id!r}): must be a string")
         if len(item.content) > MAX_CONTENT:
-            raise ValueError(
+            raise ValidationError(
                 f"items[{i}].content ({item.id!r}): {len(item.content)} characters, more than {MAX_CONTENT}"
             )
         seen.add(item.id)
@@ -169,7 +170,7 @@ def validate_items(items: Sequence[TextItem | dict[str, Any]]) -> list[TextItem]
 def batches(items: list[TextItem], batch_size: int) -> list[list[TextItem]]:
     """Items cut into batches."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
+        raise ValidationError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
     return [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
 
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import attrs
 
+from atriumn.core import ValidationError
+
 from ._types import (
     ChatResponse,
     Cost,
@@ -60,9 +62,9 @@ class ResponseCache:
         self, *, ttl: float | None = None, max_entries: int = 1024, clock: Callable[[], float] = time.time
     ) -> None:
         if max_entries < 1:
-            raise ValueError("max_entries: must be >= 1")
+            raise ValidationError("max_entries: must be >= 1")
         if ttl is not None and ttl <= 0:
-            raise ValueError("ttl: must be > 0 seconds")
+            raise ValidationError("ttl: must be > 0 seconds")
         self.ttl = ttl
         self.max_entries = max_entries
         self._clock = clock

@@ -11,7 +11,6 @@ Streams: the HTTP response is closed on every path — normal end, an exception,
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -19,15 +18,16 @@ from typing import Any, Literal
 
 import attrs
 
-from atriumn.core import AsyncTransport, AtriumnError, CircuitBreakerPolicy, DecodeError, Transport
+from atriumn.core import AsyncTransport, AtriumnError, CircuitBreakerPolicy, DecodeError, Transport, ValidationError
 
 from . import _batch
 from ._batch import ScoredItem
-from ._engine import Budget, Call, Engine, ProviderSpec, is_fallback_error, replay_events
+from ._engine import _SHAPE_ERRORS, Budget, Call, Engine, ProviderSpec, is_fallback_error, replay_events, unreadable
 from ._errors import StreamInterruptedError
 from ._pricing import PriceTable
 from ._request import ChatRequest
 from ._types import Attempt, ChatResponse, Embeddings, ErrorEvent, FinishEvent, StreamEvent, Usage
+from .providers._read import load_json
 
 __all__ = ["AsyncChatClient", "AsyncChatStream", "ChatClient", "ChatStream", "HealthStatus"]
 
@@ -105,11 +105,13 @@ class _BaseClient:
         budget: Budget | float | None = None,
         circuit_breaker: CircuitBreakerPolicy | None = None,
         record_content: bool = False,
+        replay_unsafe: bool = True,
         tracer_provider: Any = None,
         meter_provider: Any = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self._engine = Engine(
+            replay_unsafe=replay_unsafe,
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
             api_keys=api_keys,
@@ -146,29 +148,39 @@ class _BaseClient:
         )
 
     def _embed_plan(
-        self, model: str | None, texts: Sequence[str], batch_size: int | None, use_cache: bool
+        self,
+        model: str | None,
+        texts: Sequence[str],
+        batch_size: int | None,
+        use_cache: bool,
+        replay_unsafe: bool | None,
     ) -> _EmbedPlan:
         if isinstance(texts, str):
-            raise ValueError("texts: expected a list of strings, got one string")
+            raise ValidationError("texts: expected a list of strings, got one string")
         items = list(texts)
         for i, t in enumerate(items):
             if not isinstance(t, str) or not t:
-                raise ValueError(f"texts[{i}]: expected a non-empty string")
+                raise ValidationError(f"texts[{i}]: expected a non-empty string")
         provider, name = self._engine.split(model)
         adapter = self._engine.adapter(provider)
         if not adapter.embed_batch_size:
-            raise ValueError(f"model: {provider} has no embeddings in this SDK (use openai or gemini)")
+            raise ValidationError(f"model: {provider} has no embeddings in this SDK (use openai or gemini)")
         if batch_size is not None and batch_size < 1:
-            raise ValueError("batch_size: must be >= 1")
+            raise ValidationError("batch_size: must be >= 1")
         size = min(batch_size or adapter.embed_batch_size, adapter.embed_batch_size)
-        return _EmbedPlan(self._engine, adapter, name, items, size, self._engine.cache if use_cache else None)
+        replay = self._engine.replay_unsafe if replay_unsafe is None else replay_unsafe
+        cache = self._engine.cache if use_cache else None
+        return _EmbedPlan(self._engine, adapter, name, items, size, cache, replay)
 
 
 class _EmbedPlan:
     """One embed call (sans-IO): cached vectors first, the rest in batches under the provider's limit."""
 
-    def __init__(self, engine: Engine, adapter: Any, model: str, texts: list[str], size: int, cache: Any) -> None:
+    def __init__(
+        self, engine: Engine, adapter: Any, model: str, texts: list[str], size: int, cache: Any, replay_unsafe: bool
+    ) -> None:
         self.engine = engine
+        self.replay_unsafe = replay_unsafe
         self.adapter = adapter
         self.model = model
         self.texts = texts
@@ -186,10 +198,18 @@ class _EmbedPlan:
         self.batches = [missing[i : i + size] for i in range(0, len(missing), size)]
 
     def operation(self, batch: list[int]) -> Any:
-        return self.adapter.embed_operation(self.model, [self.texts[i] for i in batch])
+        return self.adapter.embed_operation(
+            self.model, [self.texts[i] for i in batch], replay_unsafe=self.replay_unsafe
+        )
 
     def absorb(self, batch: list[int], content: bytes) -> None:
-        got, usage = self.adapter.parse_embed(_load(content, self.adapter.name), len(batch))
+        doc = load_json(content, self.adapter.name)
+        try:
+            got, usage = self.adapter.parse_embed(doc, len(batch))
+        except AtriumnError:
+            raise
+        except _SHAPE_ERRORS as exc:
+            raise unreadable(self.adapter.name, exc) from None
         if len(got) != len(batch):
             raise DecodeError(f"{self.adapter.name} returned {len(got)} embeddings for {len(batch)} texts")
         for i, vector in zip(batch, got, strict=True):
@@ -207,13 +227,6 @@ class _EmbedPlan:
             usage=self.usage,
             cost=self.engine.prices.cost(full, self.usage),
         )
-
-
-def _load(content: bytes, provider: str) -> Any:
-    try:
-        return json.loads(content)
-    except ValueError as exc:
-        raise DecodeError(f"{provider} answered with invalid JSON: {exc}") from None
 
 
 # --- sync ----------------------------------------------------------------------------------------------
@@ -301,7 +314,13 @@ class ChatClient(_BaseClient):
         cache: a response cache (:class:`MemoryCache`, :class:`SQLiteCache`).
         budget: a :class:`Budget` or an amount in USD.
         circuit_breaker: the policy of the breaker kept per ``provider:model``.
-        record_content: record prompt and completion text on spans (off by default).
+        record_content: record prompt and completion text on spans, and show request bodies' text in DEBUG
+            logs (off by default: logs show a body's shape only).
+        replay_unsafe: replay a chat or embeddings call after it may have reached the provider — after a
+            connection reset, a read timeout or a 5xx — as the official SDKs do (default True). Providers
+            ignore Idempotency-Key, so a replay may run the generation twice and bill it twice; False raises
+            the error instead. Failures before the request was sent (refused connections) and 408 / 429 / 529
+            answers are retried either way. Per call: ``chat(..., replay_unsafe=False)``.
         tracer_provider, meter_provider: OpenTelemetry providers (default: the global ones).
     """
 
@@ -343,6 +362,7 @@ class ChatClient(_BaseClient):
         response_format: Any = None,
         extra_body: Mapping[str, Any] | None = None,
         cache: bool = True,
+        replay_unsafe: bool | None = None,
     ) -> ChatResponse:
         """Send a conversation and return the whole answer.
 
@@ -358,6 +378,7 @@ class ChatClient(_BaseClient):
             response_format: a JSON Schema dict or an attrs class: the answer is parsed into ``.parsed``.
             extra_body: provider-specific fields merged into the request body.
             cache: use the client's response cache (when it has one).
+            replay_unsafe: this call's replay rule (default: the client's; see :class:`ChatClient`).
         """
         plan = self._engine.plan(
             model,
@@ -376,6 +397,7 @@ class ChatClient(_BaseClient):
                 response_format=response_format,
                 extra_body=extra_body,
             ),
+            replay_unsafe,
         )
         chain = _Chain(self._engine, plan, stream=False, use_cache=cache)
         for call in chain:
@@ -385,11 +407,7 @@ class ChatClient(_BaseClient):
                     return call.from_cache(entry)
                 with call.activate():
                     response = self._transport(call.adapter).send(call.adapter.chat_operation(call.req, stream=False))
-                try:
-                    content = response.read()
-                finally:
-                    response.close()
-                result = call.parse_body(content, response.headers)
+                result = call.parse_body(response.content, response.headers)
             except Exception as exc:
                 chain.failed(call, call.failed(exc), exc)
                 continue
@@ -415,6 +433,7 @@ class ChatClient(_BaseClient):
         extra_body: Mapping[str, Any] | None = None,
         cache: bool = True,
         errors: ErrorMode = "raise",
+        replay_unsafe: bool | None = None,
     ) -> ChatStream:
         """Like :meth:`chat`, streamed: a :class:`ChatStream` of :class:`TextDelta`, :class:`ToolCallDelta`,
         :class:`UsageEvent` and a final :class:`FinishEvent` carrying the same :class:`ChatResponse` that
@@ -439,6 +458,7 @@ class ChatClient(_BaseClient):
                 response_format=response_format,
                 extra_body=extra_body,
             ),
+            replay_unsafe,
         )
         return ChatStream(self._events(_Chain(self._engine, plan, stream=True, use_cache=cache)), errors)
 
@@ -452,7 +472,7 @@ class ChatClient(_BaseClient):
                 with call.activate():
                     response = self._transport(call.adapter).send(call.adapter.chat_operation(call.req, stream=True))
                 try:
-                    call.stream_opened(response.headers)
+                    call.stream_opened(response)
                     for chunk in response.iter_bytes():
                         events = call.feed(chunk)
                         if events:
@@ -470,20 +490,21 @@ class ChatClient(_BaseClient):
             return
 
     def embed(
-        self, model: str | None, texts: Sequence[str], *, batch_size: int | None = None, cache: bool = True
+        self,
+        model: str | None,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        cache: bool = True,
+        replay_unsafe: bool | None = None,
     ) -> Embeddings:
         """Embed ``texts`` (OpenAI or Gemini), in batches under the provider's limit; vectors in input order.
-        With a response cache, vectors are cached per text."""
-        plan = self._embed_plan(model, texts, batch_size, cache)
+        With a response cache, vectors are cached per text. ``replay_unsafe`` as for :meth:`chat`."""
+        plan = self._embed_plan(model, texts, batch_size, cache, replay_unsafe)
         transport = self._transport(plan.adapter) if plan.batches else None
         for batch in plan.batches:
             assert transport is not None
-            response = transport.send(plan.operation(batch))
-            try:
-                content = response.read()
-            finally:
-                response.close()
-            plan.absorb(batch, content)
+            plan.absorb(batch, transport.send(plan.operation(batch)).content)
         return plan.result()
 
     def check(self, model: str | None = None) -> HealthStatus:
@@ -516,7 +537,7 @@ class ChatClient(_BaseClient):
         each with its score or its error; one failed request never stops the others."""
         valid = _batch.validate_items(items)
         if not rubric or not rubric.strip():
-            raise ValueError("rubric: must be a non-empty string")
+            raise ValidationError("rubric: must be a non-empty string")
         groups = _batch.batches(valid, batch_size)
 
         def score(group: list[_batch.TextItem]) -> ChatResponse:
@@ -648,6 +669,7 @@ class AsyncChatClient(_BaseClient):
         response_format: Any = None,
         extra_body: Mapping[str, Any] | None = None,
         cache: bool = True,
+        replay_unsafe: bool | None = None,
     ) -> ChatResponse:
         """See :meth:`ChatClient.chat`."""
         plan = self._engine.plan(
@@ -667,6 +689,7 @@ class AsyncChatClient(_BaseClient):
                 response_format=response_format,
                 extra_body=extra_body,
             ),
+            replay_unsafe,
         )
         chain = _Chain(self._engine, plan, stream=False, use_cache=cache)
         for call in chain:
@@ -678,11 +701,7 @@ class AsyncChatClient(_BaseClient):
                     response = await self._transport(call.adapter).send(
                         call.adapter.chat_operation(call.req, stream=False)
                     )
-                try:
-                    content = await response.aread()
-                finally:
-                    await response.aclose()
-                result = call.parse_body(content, response.headers)
+                result = call.parse_body(response.content, response.headers)
             except Exception as exc:
                 chain.failed(call, call.failed(exc), exc)
                 continue
@@ -708,6 +727,7 @@ class AsyncChatClient(_BaseClient):
         extra_body: Mapping[str, Any] | None = None,
         cache: bool = True,
         errors: ErrorMode = "raise",
+        replay_unsafe: bool | None = None,
     ) -> AsyncChatStream:
         """See :meth:`ChatClient.stream` (``async for``; ``async with`` to close early)."""
         plan = self._engine.plan(
@@ -727,6 +747,7 @@ class AsyncChatClient(_BaseClient):
                 response_format=response_format,
                 extra_body=extra_body,
             ),
+            replay_unsafe,
         )
         return AsyncChatStream(self._events(_Chain(self._engine, plan, stream=True, use_cache=cache)), errors)
 
@@ -743,7 +764,7 @@ class AsyncChatClient(_BaseClient):
                         call.adapter.chat_operation(call.req, stream=True)
                     )
                 try:
-                    call.stream_opened(response.headers)
+                    call.stream_opened(response)
                     async for chunk in response.aiter_bytes():
                         events = call.feed(chunk)
                         for event in events:
@@ -761,19 +782,20 @@ class AsyncChatClient(_BaseClient):
             return
 
     async def embed(
-        self, model: str | None, texts: Sequence[str], *, batch_size: int | None = None, cache: bool = True
+        self,
+        model: str | None,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        cache: bool = True,
+        replay_unsafe: bool | None = None,
     ) -> Embeddings:
         """See :meth:`ChatClient.embed`."""
-        plan = self._embed_plan(model, texts, batch_size, cache)
+        plan = self._embed_plan(model, texts, batch_size, cache, replay_unsafe)
         transport = self._transport(plan.adapter) if plan.batches else None
         for batch in plan.batches:
             assert transport is not None
-            response = await transport.send(plan.operation(batch))
-            try:
-                content = await response.aread()
-            finally:
-                await response.aclose()
-            plan.absorb(batch, content)
+            plan.absorb(batch, (await transport.send(plan.operation(batch))).content)
         return plan.result()
 
     async def check(self, model: str | None = None) -> HealthStatus:
@@ -803,7 +825,7 @@ class AsyncChatClient(_BaseClient):
         """See :meth:`ChatClient.score_texts`."""
         valid = _batch.validate_items(items)
         if not rubric or not rubric.strip():
-            raise ValueError("rubric: must be a non-empty string")
+            raise ValidationError("rubric: must be a non-empty string")
         groups = _batch.batches(valid, batch_size)
 
         async def score(group: list[_batch.TextItem]) -> ChatResponse:

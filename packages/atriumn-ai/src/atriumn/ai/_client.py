@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from atriumn.core import AsyncPager, AsyncServiceClient, Page, Pager, ServiceClient
+from atriumn.core import AsyncPager, AsyncServiceClient, Page, Pager, ServiceClient, ValidationError
 
 from . import _operations
 from ._models import Prompt, PromptInput, PromptVariable
@@ -15,7 +15,7 @@ __all__ = ["AIClient", "AsyncAIClient"]
 
 def _require(name: str, value: Any) -> None:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name}: must be a non-empty string")
+        raise ValidationError(f"{name}: must be a non-empty string")
 
 
 def _variables(variables: Sequence[PromptVariable | Mapping[str, Any]] | None) -> list[PromptVariable] | None:
@@ -35,7 +35,7 @@ def _variables(variables: Sequence[PromptVariable | Mapping[str, Any]] | None) -
                 )
             )
         else:
-            raise ValueError(f"variables[{i}]: expected a PromptVariable or a dict with a name")
+            raise ValidationError(f"variables[{i}]: expected a PromptVariable or a dict with a name")
     return out
 
 
@@ -50,7 +50,7 @@ def _input(
     tags: Sequence[str] | None,
 ) -> PromptInput:
     if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) and t for t in tags)):
-        raise ValueError("tags: expected a list of non-empty strings")
+        raise ValidationError("tags: expected a list of non-empty strings")
     return PromptInput(
         name=name,
         template=template,
@@ -131,7 +131,7 @@ class AIClient(ServiceClient):
             tags=tags,
         )
         if body == PromptInput():
-            raise ValueError("update_prompt: give at least one field to change")
+            raise ValidationError("update_prompt: give at least one field to change")
         return self._transport.send(_operations.update_prompt(prompt_id, body))
 
     def delete_prompt(self, prompt_id: str) -> None:
@@ -144,7 +144,7 @@ class AIClient(ServiceClient):
     ) -> Pager[Prompt]:
         """Every prompt (filtered by model and tags), page by page as you iterate."""
         if page_size is not None and page_size < 1:
-            raise ValueError("page_size: must be >= 1")
+            raise ValidationError("page_size: must be >= 1")
         if tags is not None and isinstance(tags, str):
             tags = [tags]
 
@@ -219,7 +219,7 @@ class AsyncAIClient(AsyncServiceClient):
             tags=tags,
         )
         if body == PromptInput():
-            raise ValueError("update_prompt: give at least one field to change")
+            raise ValidationError("update_prompt: give at least one field to change")
         return await self._transport.send(_operations.update_prompt(prompt_id, body))
 
     async def delete_prompt(self, prompt_id: str) -> None:
@@ -232,7 +232,7 @@ class AsyncAIClient(AsyncServiceClient):
     ) -> AsyncPager[Prompt]:
         """Every prompt, page by page as you ``async for``."""
         if page_size is not None and page_size < 1:
-            raise ValueError("page_size: must be >= 1")
+            raise ValidationError("page_size: must be >= 1")
         if tags is not None and isinstance(tags, str):
             tags = [tags]
 

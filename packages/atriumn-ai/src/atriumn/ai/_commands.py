@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from atriumn.core import ValidationError
 from atriumn.core.cli import Output, credentials_for
 
 __all__ = ["register"]
@@ -120,7 +121,7 @@ def _render(args: argparse.Namespace, out: Output) -> int | None:
     for pair in args.var:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise ValueError(f"--var: expected NAME=VALUE, got {pair!r}")
+            raise ValidationError(f"--var: expected NAME=VALUE, got {pair!r}")
         variables[name] = value
     with _ai_client(args) as client:
         prompt = client.get_prompt(args.id)

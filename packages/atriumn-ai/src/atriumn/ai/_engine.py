@@ -27,12 +27,12 @@ from atriumn.core import (
     ConfigurationError,
     DecodeError,
     NetworkError,
-    RequestTimeoutError,
     TransportError,
+    ValidationError,
 )
 
 from ._capabilities import check_parameters
-from ._errors import BudgetExceededError, StructuredOutputError
+from ._errors import BudgetExceededError, StreamDecodeError, StructuredOutputError
 from ._pricing import PriceTable, resolve_prices
 from ._ratelimits import parse_rate_limits
 from ._request import ChatRequest, normalize_messages, normalize_response_format, normalize_tools
@@ -47,6 +47,7 @@ from ._types import (
     ToolCallDelta,
     UsageEvent,
 )
+from .providers._read import load_json
 
 if TYPE_CHECKING:
     from ._cache import CacheEntry, ResponseCache
@@ -87,7 +88,7 @@ def openai_compatible(
     and name models ``ollama:llama3.2``.
     """
     if not base_url or "://" not in base_url:
-        raise ValueError(f"base_url: expected an absolute URL, got {base_url!r}")
+        raise ValidationError(f"base_url: expected an absolute URL, got {base_url!r}")
     return ProviderSpec(name=name, kind="openai_compatible", base_url=base_url, api_key=api_key, headers=headers or {})
 
 
@@ -119,7 +120,7 @@ class Budget:
 
     def __init__(self, limit: float) -> None:
         if limit < 0:
-            raise ValueError("limit: must be >= 0")
+            raise ValidationError("limit: must be >= 0")
         self.limit = float(limit)
         self._spent = 0.0
         self._lock = threading.Lock()
@@ -168,17 +169,20 @@ def _status_of(exc: BaseException) -> int | None:
     return 200  # our own errors (decoding, structured output) say nothing about the provider's health
 
 
-def map_http_error(exc: BaseException, url: str) -> BaseException:
-    """An httpx2 error raised while reading a response body, as a core error."""
+def transport_error(exc: BaseException, request: Any) -> BaseException:
+    """An httpx2 error raised while reading a streamed body, as a core error naming the phase, the wait and
+    the full URL (redacted), as the transport names its own failures."""
     import httpx2
 
-    if isinstance(exc, httpx2.TimeoutException):
-        return RequestTimeoutError(f"{type(exc).__name__} reading from {url}: {exc}", url=url, sent=True)
-    if isinstance(exc, (httpx2.HTTPError, OSError)):
-        return NetworkError(
-            f"{type(exc).__name__} reading from {url}: {exc or 'connection failed'}", url=url, sent=True
-        )
-    return exc
+    from atriumn.core._outcome import classify
+    from atriumn.core._redact import redact_url
+
+    if not isinstance(exc, (httpx2.HTTPError, OSError)):
+        return exc
+    url = redact_url(str(request.url)) if request is not None else ""
+    method = request.method if request is not None else ""
+    timeouts = request.extensions.get("timeout") if request is not None else None
+    return classify(exc, method, url, timeouts)
 
 
 class Engine:
@@ -196,11 +200,16 @@ class Engine:
         budget: Budget | float | None = None,
         circuit_breaker: CircuitBreakerPolicy | None = None,
         record_content: bool = False,
+        replay_unsafe: bool = True,
         tracer_provider: Any = None,
         meter_provider: Any = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         from atriumn.core._breaker import BreakerRegistry
+
+        if not isinstance(replay_unsafe, bool):
+            raise ValidationError(f"replay_unsafe: expected True or False, got {replay_unsafe!r}")
+        self.replay_unsafe = replay_unsafe
 
         self._otel = (tracer_provider, meter_provider)
         self.environ = os.environ if environ is None else environ
@@ -244,7 +253,7 @@ class Engine:
             if self.default_provider not in self.provider_names():
                 raise ConfigurationError(f"LLM_PROVIDER: unknown provider {self.default_provider!r}")
             return self.default_provider, name
-        raise ValueError(
+        raise ValidationError(
             f"model: {name!r} does not name a provider; use 'provider:model' with one of "
             f"{', '.join(sorted(self.provider_names()))} (or set LLM_PROVIDER)"
         )
@@ -309,32 +318,35 @@ class Engine:
         models: Sequence[str] | None,
         messages: Any,
         params: Mapping[str, Any],
+        replay_unsafe: bool | None = None,
     ) -> list[tuple[ChatRequest, Adapter]]:
-        """One validated request per model of the chain (validation raises before any request)."""
+        """One validated request per model of the chain (validation raises before any request).
+
+        ``replay_unsafe`` overrides the client's setting for this call (see :class:`ChatClient`)."""
         if models is not None and model is not None:
-            raise ValueError("model, models: give one or the other")
+            raise ValidationError("model, models: give one or the other")
         names: list[str | None] = list(models) if models is not None else [model]
         if not names:
-            raise ValueError("models: must not be empty")
+            raise ValidationError("models: must not be empty")
         if messages is None:
-            raise ValueError("messages: required")
+            raise ValidationError("messages: required")
         msgs = normalize_messages(messages)
         tools = normalize_tools(params.get("tools"))
-        schema, schema_name, response_type = normalize_response_format(params.get("response_format"))
+        response_format = normalize_response_format(params.get("response_format"))
         tool_choice = params.get("tool_choice")
         if tool_choice is not None:
             if not isinstance(tool_choice, str):
-                raise ValueError("tool_choice: expected 'auto', 'none', 'required' or a tool name")
+                raise ValidationError("tool_choice: expected 'auto', 'none', 'required' or a tool name")
             if tool_choice not in ("auto", "none", "required") and tool_choice not in {t.name for t in tools}:
-                raise ValueError(f"tool_choice: {tool_choice!r} is not one of the tools")
+                raise ValidationError(f"tool_choice: {tool_choice!r} is not one of the tools")
         max_tokens = params.get("max_tokens")
         if max_tokens is not None and (
             isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
         ):
-            raise ValueError(f"max_tokens: expected a positive integer, got {max_tokens!r}")
+            raise ValidationError(f"max_tokens: expected a positive integer, got {max_tokens!r}")
         temperature = params.get("temperature")
         if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, (int, float))):
-            raise ValueError(f"temperature: expected a number, got {temperature!r}")
+            raise ValidationError(f"temperature: expected a number, got {temperature!r}")
         stop = params.get("stop")
         plan: list[tuple[ChatRequest, Adapter]] = []
         for name in names:
@@ -352,10 +364,14 @@ class Engine:
                 seed=params.get("seed"),
                 tools=tools,
                 tool_choice=tool_choice,
-                response_schema=schema,
-                response_name=schema_name,
-                response_type=response_type,
+                response_schema=response_format.schema,
+                response_name=response_format.name,
+                response_type=response_format.type,
+                response_strict=response_format.strict,
+                response_description=response_format.description,
                 extra_body=params.get("extra_body"),
+                record_content=self.record_content,
+                replay_unsafe=self.replay_unsafe if replay_unsafe is None else replay_unsafe,
             )
             adapter = self.adapter(provider)
             check_parameters(self.kind_of(provider), model_name, req.sampling())
@@ -389,6 +405,7 @@ class Call:
         self.state: StreamState | None = None
         self.decoder: SSEDecoder | None = None
         self.headers: Mapping[str, str] = {}
+        self.request: Any = None
         self.recorded: list[StreamEvent] | None = None
         self.delivered = False
         self.finished = False
@@ -514,12 +531,15 @@ class Call:
         return response
 
     def failed(self, exc: BaseException) -> BaseException:
-        """Record a failure; returns the error to raise (httpx2 errors mapped to core errors)."""
+        """Record a failure; returns the error to raise (httpx2 errors mapped to core errors, and every
+        error scrubbed of the provider key, should the provider echo it back)."""
         if self.finished:
             return exc
         self.finished = True
         if not isinstance(exc, AtriumnError):
-            exc = map_http_error(exc, self.adapter.config.base_url)
+            exc = transport_error(exc, self.request)
+        if isinstance(exc, AtriumnError):
+            self.adapter.scrubber().scrub_exception(exc)
         if self.acquired:
             self.acquired = False
             if isinstance(exc, (GeneratorExit, KeyboardInterrupt)) or not isinstance(exc, Exception):
@@ -545,19 +565,22 @@ class Call:
 
     def parse_body(self, content: bytes, headers: Mapping[str, str]) -> ChatResponse:
         """The completed response of a non-streamed answer."""
+        provider = self.req.provider
+        doc = load_json(content, provider)
         try:
-            doc = json.loads(content)
-        except ValueError as exc:
-            raise DecodeError(
-                f"{self.req.provider} answered with invalid JSON: {exc}", body=content[:2048].decode("utf-8", "replace")
-            ) from None
-        return self.complete(self.adapter.parse_chat(doc, self.req), headers)
+            response = self.adapter.parse_chat(doc, self.req)
+        except AtriumnError:
+            raise
+        except _SHAPE_ERRORS as exc:  # a shape no reader anticipated: still a typed error, never a raw one
+            raise unreadable(provider, exc) from None
+        return self.complete(response, headers)
 
     # --- streamed ---------------------------------------------------------------------------------------
 
-    def stream_opened(self, headers: Mapping[str, str]) -> None:
+    def stream_opened(self, response: Any) -> None:
         """The stream's response arrived."""
-        self.headers = headers
+        self.headers = response.headers
+        self.request = response.request
         self.state = self.adapter.stream_state(self.req)
         self.decoder = SSEDecoder()
         if self.cache is not None:
@@ -569,16 +592,32 @@ class Call:
         assert self.state is not None
         out: list[StreamEvent] = []
         feed = self.state.feed
-        for sse in self.decoder.feed(chunk):
-            events = feed(sse)
-            if events:
-                out.extend(events)
+        try:
+            for sse in self.decoder.feed(chunk):
+                events = feed(sse)
+                if events:
+                    out.extend(events)
+        except DecodeError as exc:
+            raise self._stream_decode_error(exc) from None
+        except AtriumnError:
+            raise
+        except _SHAPE_ERRORS as exc:
+            raise self._stream_decode_error(unreadable(self.req.provider, exc)) from None
         if out:
             if not self.delivered:
                 self.delivered = any(type(e) is TextDelta or type(e) is ToolCallDelta for e in out)
             if self.recorded is not None:
                 self.recorded.extend(out)
         return out
+
+    def _stream_decode_error(self, exc: DecodeError) -> StreamDecodeError:
+        return StreamDecodeError(
+            f"{exc} (after {len(self.partial_text)} characters of the stream)",
+            path=exc.path,
+            body=exc.body,
+            partial_text=self.partial_text,
+            model=self.req.full_model,
+        )
 
     @property
     def partial_text(self) -> str:
@@ -589,14 +628,28 @@ class Call:
         """The end of the body: the final event (raises when the stream was cut before its end)."""
         assert self.state is not None
         if not self.state.done:
+            from atriumn.core._redact import redact_url
+
+            url = redact_url(str(self.request.url)) if self.request is not None else self.adapter.config.base_url
             raise NetworkError(
-                f"{self.req.provider} stream ended before it was complete (after {len(self.partial_text)} characters)",
-                url=self.adapter.config.base_url,
+                f"{self.req.provider} stream from {url} ended before it was complete "
+                f"(after {len(self.partial_text)} characters)",
+                method="POST",
+                url=url,
             )
         response = self.complete(self.state.finish(), self.headers)
         event = FinishEvent(response.finish_reason, response)
         self.succeeded(response)
         return event
+
+
+#: What a parser may raise on a shape its readers did not anticipate (turned into a DecodeError).
+_SHAPE_ERRORS = (AttributeError, TypeError, KeyError, ValueError, IndexError, RecursionError)
+
+
+def unreadable(provider: str, exc: BaseException) -> DecodeError:
+    """A parser failed on a shape no typed reader anticipated."""
+    return DecodeError(f"{provider} sent a response the SDK could not read ({type(exc).__name__}: {exc})")
 
 
 def replay_events(response: ChatResponse, recorded: Sequence[StreamEvent] | None) -> list[StreamEvent]:

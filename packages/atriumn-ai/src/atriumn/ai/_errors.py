@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BudgetExceededError",
+    "StreamDecodeError",
     "StreamInterruptedError",
     "StructuredOutputError",
     "UnsupportedParameterError",
@@ -50,6 +51,21 @@ class StructuredOutputError(DecodeError):
     def __init__(self, message: str, *, text: str, path: str = "$", request_id: str | None = None) -> None:
         self.text = text
         super().__init__(message, path=path, body=text, request_id=request_id)
+
+
+class StreamDecodeError(DecodeError):
+    """A stream event could not be decoded (invalid JSON, or a value of the wrong kind); the stream stops.
+
+    Attributes:
+        partial_text: the text received before the event that could not be decoded.
+        model: ``provider:model``.
+        path, body: where in the event the problem is, and a redacted excerpt.
+    """
+
+    def __init__(self, message: str, *, partial_text: str, model: str, path: str = "$", body: str = "") -> None:
+        self.partial_text = partial_text
+        self.model = model
+        super().__init__(message, path=path, body=body)
 
 
 class StreamInterruptedError(AtriumnError):
@@ -83,29 +99,38 @@ class BudgetExceededError(AtriumnError):
 
 
 def stream_error(provider: str, error: Any, *, request_id: str | None = None) -> APIError:
-    """The typed error for an error payload that arrived inside a 200 stream."""
+    """The typed error for an error payload that arrived inside a 200 stream.
+
+    The code is read as for an error response: Google's ``status``, else OpenAI's and Groq's ``code``, else
+    the ``type`` (Anthropic's), which is also kept as :attr:`APIError.type`.
+    """
+    kind: str | None = None
     if isinstance(error, dict):
-        code = str(error.get("type") or error.get("code") or error.get("status") or "stream_error")
+        kind = error.get("type") if isinstance(error.get("type"), str) and error.get("type") else None
+        status = error.get("status") if isinstance(error.get("status"), str) else None
+        code_value = error.get("code") if isinstance(error.get("code"), str) else None
+        code = status or code_value or kind or "stream_error"
         message = str(error.get("message") or "")
     else:
         code, message = "stream_error", str(error)
-    lowered = code.lower()
+    lowered = f"{code} {kind or ''}".lower()
     cls: type[APIError]
-    status = 500
+    http_status = 500
     if "rate" in lowered or "resource_exhausted" in lowered or "quota" in lowered:
-        cls, status = RateLimitError, 429
+        cls, http_status = RateLimitError, 429
     elif "overloaded" in lowered or "unavailable" in lowered:
-        cls, status = ServerError, 529
+        cls, http_status = ServerError, 529
     elif "invalid" in lowered or "bad_request" in lowered:
-        cls, status = BadRequestError, 400
+        cls, http_status = BadRequestError, 400
     elif "permission" in lowered or "forbidden" in lowered:
-        cls, status = PermissionDeniedError, 403
+        cls, http_status = PermissionDeniedError, 403
     else:
         cls = ServerError
     return cls(
         f"{provider} stream error {code}: {message}" + (f" (request id {request_id})" if request_id else ""),
-        status_code=status,
+        status_code=http_status,
         code=code,
+        type=kind,
         description=message,
         request_id=request_id,
     )

@@ -9,6 +9,8 @@ from typing import Any
 
 import attrs
 
+from atriumn.core import ValidationError
+
 __all__ = ["Prompt", "PromptList", "PromptVariable"]
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -78,7 +80,7 @@ class Prompt:
             declared = {name: PromptVariable(name=name, required=True) for name in self.placeholders()}
         for name in variables:
             if name not in declared:
-                raise ValueError(
+                raise ValidationError(
                     f"{name}: not a variable of prompt {self.name or self.id!r} (has {', '.join(declared) or 'none'})"
                 )
         values: dict[str, str] = {}
@@ -88,7 +90,7 @@ class Prompt:
             elif var.default_value is not None:
                 values[name] = var.default_value
             elif var.required:
-                raise ValueError(f"{name}: required by prompt {self.name or self.id!r} and not given")
+                raise ValidationError(f"{name}: required by prompt {self.name or self.id!r} and not given")
             else:
                 values[name] = ""
         return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), self.template)

@@ -12,9 +12,18 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from atriumn.core import ValidationError
+
 from ._types import Message, Part, TextPart, Tool, ToolCall
 
-__all__ = ["ChatRequest", "normalize_messages", "normalize_response_format", "normalize_tools"]
+__all__ = [
+    "ChatRequest",
+    "ResponseFormat",
+    "normalize_messages",
+    "normalize_response_format",
+    "normalize_tools",
+    "tool_call_from_text",
+]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -36,7 +45,12 @@ class ChatRequest:
     response_schema: Mapping[str, Any] | None = None
     response_name: str = "response"
     response_type: Any = None
+    response_strict: bool | None = None
+    response_description: str | None = None
     extra_body: Mapping[str, Any] | None = None
+    # Call options (not part of the request's meaning, nor of its cache key):
+    record_content: bool = False
+    replay_unsafe: bool = True
 
     @property
     def full_model(self) -> str:
@@ -61,9 +75,22 @@ class ChatRequest:
             "top_k": self.top_k,
             "stop": self.stop,
             "seed": self.seed,
-            "tools": [{"name": t.name, "description": t.description, "parameters": t.parameters} for t in self.tools],
+            "tools": [
+                {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.parameters,
+                    "strict": t.strict,
+                    "fields": t.provider_fields,
+                    "typed": t.from_type,
+                }
+                for t in self.tools
+            ],
             "tool_choice": self.tool_choice,
             "response_schema": self.response_schema,
+            "response_strict": self.response_strict,
+            "response_description": self.response_description,
+            "response_typed": self.response_type is not None,
             "extra_body": self.extra_body,
         }
         text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -74,27 +101,45 @@ def _message_doc(m: Message) -> dict[str, Any]:
     content: Any = m.content
     if not isinstance(content, str):
         content = [
-            {"text": p.text} if isinstance(p, TextPart) else {"id": p.id, "name": p.name, "args": p.arguments}
+            {"text": p.text} if isinstance(p, TextPart) else {"id": p.id, "name": p.name, "args": p.arguments_json}
             for p in content
         ]
     return {
         "role": m.role,
         "content": content,
-        "tool_calls": [{"id": c.id, "name": c.name, "args": c.arguments} for c in m.tool_calls],
+        "tool_calls": [{"id": c.id, "name": c.name, "args": c.arguments_json} for c in m.tool_calls],
         "tool_call_id": m.tool_call_id,
         "name": m.name,
         "is_error": m.is_error,
     }
 
 
-def _tool_call_from_dict(d: Mapping[str, Any]) -> ToolCall:
+def tool_call_from_text(id: str, name: str, text: str) -> ToolCall:
+    """A tool call whose arguments came as JSON text: parsed when they are a JSON object, and the text kept
+    as received either way (see :attr:`ToolCall.raw_arguments`)."""
+    if not text.strip():
+        return ToolCall(id=id, name=name)
+    try:
+        arguments = json.loads(text)
+    except ValueError:
+        arguments = {}
+    return ToolCall(id=id, name=name, arguments=arguments if isinstance(arguments, dict) else {}, raw_arguments=text)
+
+
+def _tool_call_from_dict(d: Mapping[str, Any], where: str) -> ToolCall:
     fn = d.get("function")
-    if isinstance(fn, Mapping):  # OpenAI's shape
-        args = fn.get("arguments") or "{}"
-        return ToolCall(
-            id=str(d.get("id", "")), name=str(fn["name"]), arguments=json.loads(args) if isinstance(args, str) else args
-        )
-    return ToolCall(id=str(d.get("id", "")), name=str(d["name"]), arguments=d.get("arguments") or {})
+    spec = fn if isinstance(fn, Mapping) else d  # OpenAI's shape, or ours
+    name = spec.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValidationError(f"{where}.name: a tool call must name its function")
+    args = spec.get("arguments")
+    if args is None:
+        args = {}
+    if isinstance(args, str):
+        return tool_call_from_text(str(d.get("id", "")), name, args)
+    if not isinstance(args, Mapping):
+        raise ValidationError(f"{where}.arguments: expected a JSON object or JSON text, got {type(args).__name__}")
+    return ToolCall(id=str(d.get("id", "")), name=name, arguments=args)
 
 
 def _parts(content: Any) -> str | tuple[Part, ...]:
@@ -111,7 +156,7 @@ def _parts(content: Any) -> str | tuple[Part, ...]:
         elif isinstance(item, str):
             parts.append(TextPart(text=item))
         else:
-            raise ValueError(f"messages: unsupported content part {item!r}")
+            raise ValidationError(f"messages: unsupported content part {item!r}")
     return tuple(parts)
 
 
@@ -130,9 +175,10 @@ def normalize_messages(messages: str | Message | Mapping[str, Any] | Iterable[An
         elif isinstance(m, Mapping):
             role = m.get("role")
             if role not in ("system", "user", "assistant", "tool", "developer"):
-                raise ValueError(f"messages[{i}].role: expected system, user, assistant or tool, got {role!r}")
+                raise ValidationError(f"messages[{i}].role: expected system, user, assistant or tool, got {role!r}")
             calls = tuple(
-                c if isinstance(c, ToolCall) else _tool_call_from_dict(c) for c in (m.get("tool_calls") or ())
+                c if isinstance(c, ToolCall) else _tool_call_from_dict(c, f"messages[{i}].tool_calls[{j}]")
+                for j, c in enumerate(m.get("tool_calls") or ())
             )
             out.append(
                 Message(
@@ -145,18 +191,51 @@ def normalize_messages(messages: str | Message | Mapping[str, Any] | Iterable[An
                 )
             )
         else:
-            raise ValueError(f"messages[{i}]: expected a Message, a dict or a string, got {type(m).__name__}")
+            raise ValidationError(f"messages[{i}]: expected a Message, a dict or a string, got {type(m).__name__}")
     if not out:
-        raise ValueError("messages: must not be empty")
+        raise ValidationError("messages: must not be empty")
     for i, msg in enumerate(out):
         if msg.role == "tool" and not msg.tool_call_id:
-            raise ValueError(f"messages[{i}].tool_call_id: a tool message must name the call it answers")
+            raise ValidationError(f"messages[{i}].tool_call_id: a tool message must name the call it answers")
     return tuple(out)
 
 
+# The fields each dict shape of a tool definition has a place for in :class:`Tool`.
+_OPENAI_TOOL_FIELDS = frozenset({"name", "description", "parameters", "strict"})
+_ANTHROPIC_TOOL_FIELDS = frozenset({"name", "description", "input_schema", "strict"})
+
+
+def _tool_from_dict(t: Mapping[str, Any], i: int) -> Tool:
+    """A tool from OpenAI's ``{"type": "function", "function": {...}}``, Anthropic's ``{"name", "input_schema",
+    ...}`` or the flat ``{"name", "description", "parameters"}``; every other field is kept for its wire format."""
+    if isinstance(t.get("function"), Mapping):
+        spec, wire, known = t["function"], "openai", _OPENAI_TOOL_FIELDS
+    elif "input_schema" in t:
+        spec, wire, known = t, "anthropic", _ANTHROPIC_TOOL_FIELDS
+    else:
+        spec, wire, known = t, "openai", _OPENAI_TOOL_FIELDS | {"type"}
+    name = spec.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValidationError(f"tools[{i}].name: required")
+    parameters = spec.get("parameters") or spec.get("input_schema") or {"type": "object", "properties": {}}
+    if not isinstance(parameters, Mapping):
+        raise ValidationError(f"tools[{i}].parameters: expected a JSON Schema object")
+    strict = spec.get("strict")
+    if strict is not None and not isinstance(strict, bool):
+        raise ValidationError(f"tools[{i}].strict: expected true or false, got {strict!r}")
+    extra = {k: v for k, v in spec.items() if k not in known}
+    return Tool(
+        name=name,
+        description=str(spec.get("description") or ""),
+        parameters=parameters,
+        strict=strict,
+        provider_fields={wire: extra} if extra else {},
+    )
+
+
 def normalize_tools(tools: Sequence[Tool | Callable[..., Any] | Mapping[str, Any]] | None) -> tuple[Tool, ...]:
-    """Tools from :class:`Tool`, typed callables, or dicts (``{"name", "description", "parameters"}`` or
-    OpenAI's ``{"type": "function", "function": {...}}``)."""
+    """Tools from :class:`Tool`, typed callables, or dicts (``{"name", "description", "parameters"}``,
+    OpenAI's ``{"type": "function", "function": {...}}`` or Anthropic's ``{"name", "input_schema", ...}``)."""
     if not tools:
         return ()
     out: list[Tool] = []
@@ -164,46 +243,56 @@ def normalize_tools(tools: Sequence[Tool | Callable[..., Any] | Mapping[str, Any
         if isinstance(t, Tool):
             out.append(t)
         elif isinstance(t, Mapping):
-            spec = t.get("function") if isinstance(t.get("function"), Mapping) else t
-            assert isinstance(spec, Mapping)
-            if not spec.get("name"):
-                raise ValueError(f"tools[{i}].name: required")
-            out.append(
-                Tool(
-                    name=str(spec["name"]),
-                    description=str(spec.get("description") or ""),
-                    parameters=spec.get("parameters")
-                    or spec.get("input_schema")
-                    or {"type": "object", "properties": {}},
-                )
-            )
+            out.append(_tool_from_dict(t, i))
         elif callable(t):
             out.append(Tool.from_function(t))
         else:
-            raise ValueError(f"tools[{i}]: expected a Tool, a callable or a dict, got {type(t).__name__}")
+            raise ValidationError(f"tools[{i}]: expected a Tool, a callable or a dict, got {type(t).__name__}")
     names = [t.name for t in out]
     for name in names:
         if names.count(name) > 1:
-            raise ValueError(f"tools: duplicate tool name {name!r}")
+            raise ValidationError(f"tools: duplicate tool name {name!r}")
     return tuple(out)
 
 
-def normalize_response_format(response_format: Any) -> tuple[Mapping[str, Any] | None, str, Any]:
-    """``(json schema, name, attrs class or None)`` from a JSON Schema dict, an OpenAI ``response_format``
-    dict, or an attrs class."""
+@dataclasses.dataclass(frozen=True)
+class ResponseFormat:
+    """A normalised ``response_format``: the schema, its name, the class to structure into (if any), and the
+    ``strict`` and ``description`` given with an OpenAI-style ``json_schema`` dict."""
+
+    schema: Mapping[str, Any] | None = None
+    name: str = "response"
+    type: Any = None
+    strict: bool | None = None
+    description: str | None = None
+
+
+def normalize_response_format(response_format: Any) -> ResponseFormat:
+    """The :class:`ResponseFormat` of a JSON Schema dict, an OpenAI ``response_format`` dict
+    (``{"type": "json_schema", "json_schema": {"name", "schema", "strict", "description"}}``), or an attrs class."""
     if response_format is None:
-        return None, "response", None
+        return ResponseFormat()
     if isinstance(response_format, type):
         import attrs
 
         if not attrs.has(response_format):
-            raise ValueError("response_format: expected a JSON Schema dict or an attrs class")
+            raise ValidationError("response_format: expected a JSON Schema dict or an attrs class")
         from ._schema import schema_for_type
 
-        return schema_for_type(response_format), response_format.__name__, response_format
+        return ResponseFormat(schema_for_type(response_format), response_format.__name__, response_format)
     if isinstance(response_format, Mapping):
         if response_format.get("type") == "json_schema" and isinstance(response_format.get("json_schema"), Mapping):
             js = response_format["json_schema"]
-            return js.get("schema") or {}, str(js.get("name") or "response"), None
-        return response_format, str(response_format.get("title") or "response"), None
-    raise ValueError("response_format: expected a JSON Schema dict or an attrs class")
+            strict = js.get("strict")
+            if strict is not None and not isinstance(strict, bool):
+                raise ValidationError(f"response_format.json_schema.strict: expected true or false, got {strict!r}")
+            description = js.get("description")
+            return ResponseFormat(
+                js.get("schema") or {},
+                str(js.get("name") or "response"),
+                None,
+                strict,
+                str(description) if description is not None else None,
+            )
+        return ResponseFormat(response_format, str(response_format.get("title") or "response"))
+    raise ValidationError("response_format: expected a JSON Schema dict or an attrs class")

@@ -11,7 +11,9 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["schema_for_callable", "schema_for_type"]
+from atriumn.core import ValidationError
+
+__all__ = ["schema_for_callable", "schema_for_type", "strict_schema"]
 
 
 def schema_for_type(tp: Any) -> dict[str, Any]:
@@ -56,7 +58,7 @@ def schema_for_type(tp: Any) -> dict[str, Any]:
         fields = _class_fields(tp)
         if fields is not None:
             return _object_schema(fields)
-    raise TypeError(f"cannot express {tp!r} as JSON Schema")
+    raise ValidationError(f"cannot express {tp!r} as JSON Schema")
 
 
 def _class_fields(cls: type) -> list[tuple[str, Any, bool]] | None:
@@ -101,3 +103,27 @@ def schema_for_callable(fn: Callable[..., Any]) -> dict[str, Any]:
             continue
         fields.append((name, hints.get(name, param.annotation), param.default is inspect.Parameter.empty))
     return _object_schema(fields)
+
+
+def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The strict form of a schema generated from Python types, as OpenAI's structured-output helpers send it:
+    every object lists all its properties as required and allows no others; optional fields stay nullable
+    (``anyOf [..., null]``), so a model that has nothing to say sends ``null``. Returns a new schema."""
+    out: dict[str, Any] = dict(schema)
+    properties = out.get("properties")
+    if isinstance(properties, Mapping):
+        out["properties"] = {k: strict_schema(v) if isinstance(v, Mapping) else v for k, v in properties.items()}
+        out["required"] = list(properties)
+    if out.get("type") == "object" or "properties" in out:
+        out.setdefault("additionalProperties", False)
+    items = out.get("items")
+    if isinstance(items, Mapping):
+        out["items"] = strict_schema(items)
+    for key in ("anyOf", "allOf"):
+        variants = out.get(key)
+        if isinstance(variants, list):
+            out[key] = [strict_schema(v) if isinstance(v, Mapping) else v for v in variants]
+    extra = out.get("additionalProperties")
+    if isinstance(extra, Mapping):
+        out["additionalProperties"] = strict_schema(extra)
+    return out

@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from atriumn.core import DecodeError
+
 __all__ = ["SSEDecoder", "ServerSentEvent"]
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
@@ -121,7 +123,7 @@ class SSEDecoder:
                 end = 4
             if end:
                 if n - 6 - end > self.max_event_size:
-                    raise ValueError(f"server-sent event exceeds {self.max_event_size} bytes")
+                    raise DecodeError(f"server-sent event exceeds {self.max_event_size} bytes")
                 event = ServerSentEvent(
                     self._event or "message", chunk[6:-end].decode("utf-8", "replace"), self._id, self._retry
                 )
@@ -136,7 +138,7 @@ class SSEDecoder:
             lines, rest = self._split_cr(buf)
         self._buf = rest
         if len(rest) > self.max_event_size:
-            raise ValueError(f"server-sent event line exceeds {self.max_event_size} bytes")
+            raise DecodeError(f"server-sent event line exceeds {self.max_event_size} bytes")
         for line in lines:
             if not line:
                 if self._has_data:
@@ -152,7 +154,7 @@ class SSEDecoder:
                 self._has_data = True
                 self._size += len(value)
                 if self._size > self.max_event_size:
-                    raise ValueError(f"server-sent event exceeds {self.max_event_size} bytes")
+                    raise DecodeError(f"server-sent event exceeds {self.max_event_size} bytes")
                 continue
             self._field(line)
         return out
@@ -183,7 +185,7 @@ class SSEDecoder:
             self._has_data = True
             self._size += len(value)
             if self._size > self.max_event_size:
-                raise ValueError(f"server-sent event exceeds {self.max_event_size} bytes")
+                raise DecodeError(f"server-sent event exceeds {self.max_event_size} bytes")
         elif name == b"event":
             self._event = value.decode("utf-8", "replace")
         elif name == b"id":

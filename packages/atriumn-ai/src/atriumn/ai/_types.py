@@ -49,18 +49,37 @@ class ToolCall:
             new id per response, so the id is not part of equality: two calls of the same function with the
             same arguments are the same output.
         name: the function name.
-        arguments: the parsed JSON arguments.
+        arguments: the parsed JSON arguments (empty when the text the model sent is not a JSON object).
+        raw_arguments: the arguments as the provider sent them, when it sent text (OpenAI, Groq, Anthropic
+            streams): kept so that the call goes back into a conversation exactly as received, even when it
+            is not valid JSON. See :attr:`arguments_error`.
     """
 
     id: str = attrs.field(eq=False)
     name: str
     arguments: Mapping[str, Any] = attrs.field(factory=dict)
+    raw_arguments: str | None = attrs.field(default=None, eq=False, repr=False)
     type: str = "tool_call"
 
     @property
     def arguments_json(self) -> str:
-        """The arguments as a compact JSON string (OpenAI's wire form)."""
+        """The arguments as JSON text (OpenAI's wire form): the provider's text exactly as received when there
+        is one (:attr:`raw_arguments`), else :attr:`arguments` as compact JSON."""
+        if self.raw_arguments is not None:
+            return self.raw_arguments
         return json.dumps(self.arguments, separators=(",", ":"), ensure_ascii=False)
+
+    @property
+    def arguments_error(self) -> str | None:
+        """Why :attr:`raw_arguments` is not a JSON object (models emit cut-off JSON when they stop at
+        ``max_tokens``), or None when the arguments are a JSON object."""
+        if self.raw_arguments is None or not self.raw_arguments.strip():
+            return None
+        try:
+            value = json.loads(self.raw_arguments)
+        except ValueError as exc:
+            return f"not valid JSON: {exc}"
+        return None if isinstance(value, dict) else f"a JSON {type(value).__name__}, not an object"
 
 
 Part = TextPart | ToolCall
@@ -123,13 +142,22 @@ class Tool:
         name: the function name.
         description: what it does (the model reads this).
         parameters: a JSON Schema object for its arguments.
+        strict: ask the provider to enforce the schema (OpenAI's and Groq's ``function.strict``, Anthropic's
+            ``strict``; Gemini has no such switch). None leaves it to the provider.
+        provider_fields: further fields of the definition, per wire format (``"openai"``, ``"anthropic"``),
+            sent as given to the providers that speak it. A tool given as a dict keeps its unknown fields here.
         function: the Python callable, when built with :meth:`from_function` (not sent).
+        from_type: whether ``parameters`` was generated from Python types (by :meth:`from_function`): OpenAI
+            then gets the strict form its own helpers send (every property required, ``strict: true``).
     """
 
     name: str
     description: str = ""
     parameters: Mapping[str, Any] = attrs.field(factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+    provider_fields: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     function: Callable[..., Any] | None = attrs.field(default=None, eq=False, repr=False)
+    from_type: bool = attrs.field(default=False, repr=False)
 
     @classmethod
     def from_function(cls, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None) -> Tool:
@@ -142,6 +170,7 @@ class Tool:
             description=description if description is not None else doc.split("\n\n", 1)[0].strip(),
             parameters=schema_for_callable(fn),
             function=fn,
+            from_type=True,
         )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from atriumn.core import AsyncPager, AsyncServiceClient, Page, Pager, ServiceClient
+from atriumn.core import AsyncPager, AsyncServiceClient, Page, Pager, ServiceClient, ValidationError
 
 from . import _operations as ops
 from . import _validate as v
@@ -171,7 +171,7 @@ class AuthClient(ServiceClient):
         v.text("credential_id", credential_id)
         scope_list = None if scopes is None else v.scopes("scopes", scopes)
         if active is None and scope_list is None and description is None:
-            raise ValueError("update_client_credential: give at least one of active, scopes, description")
+            raise ValidationError("update_client_credential: give at least one of active, scopes, description")
         return self._transport.send(
             ops.update_client_credential(credential_id, active=active, scopes=scope_list, description=description)
         )
@@ -305,7 +305,7 @@ class AsyncAuthClient(AsyncServiceClient):
         v.text("credential_id", credential_id)
         scope_list = None if scopes is None else v.scopes("scopes", scopes)
         if active is None and scope_list is None and description is None:
-            raise ValueError("update_client_credential: give at least one of active, scopes, description")
+            raise ValidationError("update_client_credential: give at least one of active, scopes, description")
         return await self._transport.send(
             ops.update_client_credential(credential_id, active=active, scopes=scope_list, description=description)
         )

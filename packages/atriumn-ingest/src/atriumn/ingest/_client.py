@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
-from atriumn.core import AsyncPager, AsyncServiceClient, Page, Pager, ServiceClient
+from atriumn.core import AsyncPager, AsyncServiceClient, Page, Pager, ServiceClient, ValidationError
 
 from . import _operations as ops
 from ._models import BatchProgress, BatchResult, BatchSource, ContentItem, FileSource, TextSource, UploadTicket
@@ -64,7 +64,7 @@ def _upload_name(source: FileInput | bytes, filename: str | None) -> str:
     name = getattr(source, "name", None)
     if isinstance(name, str) and name:
         return os.path.basename(name)
-    raise ValueError("filename: required when the source is bytes or a file object without a name")
+    raise ValidationError("filename: required when the source is bytes or a file object without a name")
 
 
 def _upload_source(source: FileInput | bytes) -> Any:
@@ -74,7 +74,7 @@ def _upload_source(source: FileInput | bytes) -> Any:
 def _filename(filename: str | None, detected: str | None) -> str:
     name = filename or detected
     if not name:
-        raise ValueError("filename: required when the source has no name (a file object without .name)")
+        raise ValidationError("filename: required when the source has no name (a file object without .name)")
     return name
 
 
@@ -163,7 +163,7 @@ class IngestClient(ServiceClient):
     ) -> UploadTicket:
         """Create a content item and get a pre-signed URL to upload its bytes to (see :meth:`upload_file`)."""
         if not filename or not filename.strip():
-            raise ValueError("filename: must not be empty")
+            raise ValidationError("filename: must not be empty")
         op = ops.request_file_upload(
             filename=filename,
             content_type=ops.guess_content_type(filename, content_type),
@@ -225,7 +225,7 @@ class IngestClient(ServiceClient):
     ) -> Pager[ContentItem]:
         """Every content item (of a status / source type), page by page, lazily."""
         if page_size is not None and page_size < 1:
-            raise ValueError(f"page_size: must be >= 1, got {page_size!r}")
+            raise ValidationError(f"page_size: must be >= 1, got {page_size!r}")
 
         def fetch(token: str | None) -> Page[ContentItem]:
             page = self._transport.send(
@@ -397,7 +397,7 @@ class AsyncIngestClient(AsyncServiceClient):
     ) -> UploadTicket:
         """Create a content item and get a pre-signed URL for its bytes."""
         if not filename or not filename.strip():
-            raise ValueError("filename: must not be empty")
+            raise ValidationError("filename: must not be empty")
         op = ops.request_file_upload(
             filename=filename,
             content_type=ops.guess_content_type(filename, content_type),
@@ -454,7 +454,7 @@ class AsyncIngestClient(AsyncServiceClient):
     ) -> AsyncPager[ContentItem]:
         """Every content item, page by page, lazily: ``async for item in client.list_content(): ...``."""
         if page_size is not None and page_size < 1:
-            raise ValueError(f"page_size: must be >= 1, got {page_size!r}")
+            raise ValidationError(f"page_size: must be >= 1, got {page_size!r}")
 
         async def fetch(token: str | None) -> Page[ContentItem]:
             page = await self._transport.send(

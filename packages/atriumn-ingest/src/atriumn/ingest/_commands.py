@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from atriumn.core import ValidationError
 from atriumn.core.cli import Output, credentials_for
 
 __all__ = ["register"]
@@ -66,7 +67,7 @@ def _metadata(pairs: list[str]) -> dict[str, str] | None:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"--meta: expected KEY=VALUE, got {pair!r}")
+            raise ValidationError(f"--meta: expected KEY=VALUE, got {pair!r}")
         out[key] = value
     return out or None
 
@@ -105,7 +106,7 @@ def _file(args: argparse.Namespace, out: Output) -> int | None:
 
 def _list(args: argparse.Namespace, out: Output) -> int | None:
     if args.limit < 1:
-        raise ValueError("--limit: must be >= 1")
+        raise ValidationError("--limit: must be >= 1")
     items = []
     with _client(args) as client:
         for item in client.list_content(status=args.status, source_type=args.source_type, page_size=50):
@@ -164,11 +165,11 @@ def _batch(args: argparse.Namespace, out: Output) -> int | None:
             items.append(FileSource(path=source))
     if args.lines:
         if not os.path.isfile(args.lines):
-            raise ValueError(f"--lines: no such file: {args.lines}")
+            raise ValidationError(f"--lines: no such file: {args.lines}")
         with open(args.lines, encoding="utf-8") as fh:
             items.extend(TextSource(content=line.rstrip("\n")) for line in fh if line.strip())
     if not items:
-        raise ValueError("batch: give URLs, file paths, or --lines FILE")
+        raise ValidationError("batch: give URLs, file paths, or --lines FILE")
     with _client(args) as client, _bar(out, len(items)) as bar:
         results = client.ingest_batch(items, max_concurrency=args.concurrency, progress=bar)
     rows = [

@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
+from atriumn.core import ValidationError
+
 from ._errors import ProcessingFailedError
 from ._models import BatchProgress, BatchResult, BatchSource, ContentItem, FileSource, TextSource, URLSource
 from ._validation import check_metadata, check_path, check_text, check_url
@@ -36,9 +38,9 @@ class PollPlan:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if timeout <= 0:
-            raise ValueError(f"timeout: must be > 0 seconds, got {timeout!r}")
+            raise ValidationError(f"timeout: must be > 0 seconds, got {timeout!r}")
         if initial <= 0 or max_interval < initial:
-            raise ValueError("poll_interval: need 0 < poll_interval <= max_interval")
+            raise ValidationError("poll_interval: need 0 < poll_interval <= max_interval")
         self.timeout = timeout
         self._clock = clock
         self._deadline = clock() + timeout
@@ -74,7 +76,7 @@ class PreparedItem:
 def prepare_batch(items: Sequence[BatchSource], max_concurrency: int) -> list[PreparedItem]:
     """Validate every item (``ValueError`` naming ``items[i].field``) and key each one."""
     if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
-        raise ValueError(f"max_concurrency: must be a whole number >= 1, got {max_concurrency!r}")
+        raise ValidationError(f"max_concurrency: must be a whole number >= 1, got {max_concurrency!r}")
     prepared: list[PreparedItem] = []
     for index, source in enumerate(items):
         prefix = f"items[{index}]."
@@ -85,7 +87,7 @@ def prepare_batch(items: Sequence[BatchSource], max_concurrency: int) -> list[Pr
         elif isinstance(source, FileSource):
             check_path(source.path, prefix=prefix)
         else:
-            raise ValueError(
+            raise ValidationError(
                 f"items[{index}]: expected TextSource, URLSource or FileSource, got {type(source).__name__}"
             )
         check_metadata(source.metadata, prefix=prefix)

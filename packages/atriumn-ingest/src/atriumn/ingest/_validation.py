@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from atriumn.core import ValidationError
+
 __all__ = ["check_content_id", "check_metadata", "check_path", "check_text", "check_url"]
 
 
@@ -17,19 +19,19 @@ def _name(field: str, prefix: str) -> str:
 def check_text(content: Any, *, field: str = "content", prefix: str = "") -> str:
     """Non-empty text."""
     if not isinstance(content, str):
-        raise ValueError(f"{_name(field, prefix)}: expected text, got {type(content).__name__}")
+        raise ValidationError(f"{_name(field, prefix)}: expected text, got {type(content).__name__}")
     if not content.strip():
-        raise ValueError(f"{_name(field, prefix)}: must not be empty")
+        raise ValidationError(f"{_name(field, prefix)}: must not be empty")
     return content
 
 
 def check_url(url: Any, *, field: str = "url", prefix: str = "") -> str:
     """An absolute http(s) URL."""
     if not isinstance(url, str) or not url.strip():
-        raise ValueError(f"{_name(field, prefix)}: must be a non-empty URL")
+        raise ValidationError(f"{_name(field, prefix)}: must be a non-empty URL")
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{_name(field, prefix)}: {url!r} is not an http(s) URL")
+        raise ValidationError(f"{_name(field, prefix)}: {url!r} is not an http(s) URL")
     return url.strip()
 
 
@@ -38,9 +40,9 @@ def check_path(path: Any, *, field: str = "path", prefix: str = "") -> str:
     try:
         text = os.fspath(path)
     except TypeError:
-        raise ValueError(f"{_name(field, prefix)}: expected a file path, got {type(path).__name__}") from None
+        raise ValidationError(f"{_name(field, prefix)}: expected a file path, got {type(path).__name__}") from None
     if not os.path.isfile(text):
-        raise ValueError(f"{_name(field, prefix)}: no such file: {text}")
+        raise ValidationError(f"{_name(field, prefix)}: no such file: {text}")
     return str(text)
 
 
@@ -49,10 +51,12 @@ def check_metadata(metadata: Any, *, field: str = "metadata", prefix: str = "") 
     if metadata is None:
         return None
     if not isinstance(metadata, Mapping):
-        raise ValueError(f"{_name(field, prefix)}: expected a mapping of str to str, got {type(metadata).__name__}")
+        raise ValidationError(
+            f"{_name(field, prefix)}: expected a mapping of str to str, got {type(metadata).__name__}"
+        )
     for key, value in metadata.items():
         if not isinstance(key, str) or not isinstance(value, str):
-            raise ValueError(
+            raise ValidationError(
                 f"{_name(field, prefix)}: every key and value must be a string; "
                 f"{key!r} -> {value!r} is {type(key).__name__} -> {type(value).__name__}"
             )
@@ -62,5 +66,5 @@ def check_metadata(metadata: Any, *, field: str = "metadata", prefix: str = "") 
 def check_content_id(content_id: Any) -> str:
     """A non-empty content id."""
     if not isinstance(content_id, str) or not content_id.strip():
-        raise ValueError("content_id: must be a non-empty string")
+        raise ValidationError("content_id: must be a non-empty string")
     return content_id

@@ -12,7 +12,7 @@ import os
 
 import attrs
 
-from atriumn.core import AsyncServiceClient, AsyncTransport, ServiceClient, TokenProvider, Transport
+from atriumn.core import AsyncServiceClient, AsyncTransport, ServiceClient, TokenProvider, Transport, ValidationError
 
 from . import _operations as ops
 from ._models import DownloadResult, DownloadURL, UploadResult, UploadURL
@@ -33,9 +33,9 @@ __all__ = ["AsyncStorageClient", "StorageClient"]
 
 def _text(name: str, value: object) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"{name}: expected a string, got {type(value).__name__}")
+        raise ValidationError(f"{name}: expected a string, got {type(value).__name__}")
     if not value.strip():
-        raise ValueError(f"{name}: must not be empty")
+        raise ValidationError(f"{name}: must not be empty")
     return value
 
 

@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from atriumn.core import ValidationError
 from atriumn.core.cli import Output, credentials_for
 
 __all__ = ["register"]
@@ -52,7 +53,7 @@ def _upload(args: argparse.Namespace, out: Output) -> int | None:
     from atriumn.storage import StorageClient
 
     if not os.path.isfile(args.path):
-        raise ValueError(f"path: no such file: {args.path}")
+        raise ValidationError(f"path: no such file: {args.path}")
     filename = args.filename or os.path.basename(args.path)
     content_type = args.content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
     with StorageClient(credentials=credentials_for(args)) as storage, _bar(out, f"uploading {filename}") as bar:

@@ -50,6 +50,7 @@ from atriumn.core import (
     ServerError,
     Timeouts,
     Transport,
+    ValidationError,
     redact_body,
     redact_headers,
     redact_url,
@@ -216,7 +217,7 @@ def _seekable_chunks(f: IO[bytes], start: int, size: int) -> Callable[[], Iterat
         while left > 0:
             chunk = f.read(min(CHUNK_SIZE, left))
             if not chunk:
-                raise ValueError("source: the file got shorter while it was being uploaded")
+                raise ValidationError("source: the file got shorter while it was being uploaded")
             left -= len(chunk)
             yield chunk
 
@@ -231,7 +232,7 @@ def _spool(chunks: Iterable[bytes]) -> _Payload:
     try:
         for chunk in chunks:
             if not isinstance(chunk, (bytes, bytearray, memoryview)):
-                raise ValueError(f"source: chunks must be bytes, got {type(chunk).__name__}")
+                raise ValidationError(f"source: chunks must be bytes, got {type(chunk).__name__}")
             spool.write(chunk)
             h.update(chunk)
             size += len(chunk)
@@ -246,11 +247,11 @@ def _spool(chunks: Iterable[bytes]) -> _Payload:
 def prepare_source(source: Source, *, size: int | None = None) -> _Payload:
     """A re-readable payload for any :data:`Source` (see the module docstring)."""
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-        raise ValueError(f"size: expected a non-negative int, got {size!r}")
+        raise ValidationError(f"size: expected a non-negative int, got {size!r}")
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
-            raise ValueError(f"source: {str(path)!r} is not a file")
+            raise ValidationError(f"source: {str(path)!r} is not a file")
         return _Payload(path.stat().st_size, _file_chunks(path))
     if isinstance(source, (bytes, bytearray, memoryview)):
         view = memoryview(source).cast("B")
@@ -282,15 +283,15 @@ def prepare_source(source: Source, *, size: int | None = None) -> _Payload:
             for chunk in factory():
                 sent += len(chunk)
                 if sent > size:
-                    raise ValueError(f"source: the factory produced more than size={size} bytes")
+                    raise ValidationError(f"source: the factory produced more than size={size} bytes")
                 yield chunk if type(chunk) is bytes else bytes(chunk)
             if sent != size:
-                raise ValueError(f"source: the factory produced {sent} bytes, not size={size}")
+                raise ValidationError(f"source: the factory produced {sent} bytes, not size={size}")
 
         return _Payload(size, factory_chunks)
     if isinstance(source, Iterable):
         return _spool(source)
-    raise ValueError(
+    raise ValidationError(
         f"source: expected a path, bytes, a binary file, or an iterable of bytes; got {type(source).__name__}"
     )
 
@@ -313,7 +314,7 @@ class _Upload:
         progress: ProgressCallback | None,
     ) -> None:
         if not isinstance(url, str) or "://" not in url:
-            raise ValueError("url: expected an absolute http(s) URL")
+            raise ValidationError("url: expected an absolute http(s) URL")
         self.payload = payload
         self.progress = progress
         self.checksum = checksum
@@ -524,18 +525,18 @@ class _Download:
         progress: ProgressCallback | None,
     ) -> None:
         if not isinstance(url, str) or "://" not in url:
-            raise ValueError("url: expected an absolute http(s) URL")
+            raise ValidationError("url: expected an absolute http(s) URL")
         self.destination = Path(destination)
         if self.destination.is_dir():
-            raise ValueError(f"destination: {str(self.destination)!r} is a directory; name the file")
+            raise ValidationError(f"destination: {str(self.destination)!r} is a directory; name the file")
         if not self.destination.parent.is_dir():
-            raise ValueError(f"destination: the directory {str(self.destination.parent)!r} does not exist")
+            raise ValidationError(f"destination: the directory {str(self.destination.parent)!r} does not exist")
         if expected_sha256 is not None:
             try:
                 if len(bytes.fromhex(expected_sha256)) != 32:
                     raise ValueError
             except ValueError:
-                raise ValueError("expected_sha256: expected 64 hex digits") from None
+                raise ValidationError("expected_sha256: expected 64 hex digits") from None
         self.expected_size = expected_size
         self.expected_sha256 = expected_sha256.lower() if expected_sha256 else None
         self.progress = progress

@@ -15,9 +15,20 @@ from typing import Any
 from atriumn.ai._request import ChatRequest
 from atriumn.ai._sse import ServerSentEvent
 from atriumn.ai._types import ChatResponse, Part, StreamEvent, TextPart, ToolCall, Usage
-from atriumn.core import Operation
+from atriumn.core import RESPONSE, Operation, Scrubber, ValidationError
+from atriumn.core._redact import SENSITIVE_HEADERS
 
-__all__ = ["Adapter", "ProviderConfig", "StreamState", "build_response", "merge_text_parts"]
+__all__ = [
+    "Adapter",
+    "ProviderConfig",
+    "StreamState",
+    "build_response",
+    "dumps",
+    "merge_text_parts",
+    "object_arguments",
+]
+
+_JSON = {"Content-Type": "application/json"}
 
 
 class ProviderConfig:
@@ -67,9 +78,68 @@ class Adapter(abc.ABC):
         """Headers on every request to this provider (besides the key)."""
         return dict(self.config.headers)
 
+    def scrubber(self) -> Scrubber:
+        """The secrets this provider's requests carry (its key, credential headers), for scrubbing errors
+        built from what the provider sent back."""
+        scrubber: Scrubber | None = self.__dict__.get("_scrubber")
+        if scrubber is None:
+            values = [self.config.api_key or ""]
+            values += [v for k, v in self.config.headers.items() if k.lower() in SENSITIVE_HEADERS]
+            scrubber = self.__dict__["_scrubber"] = Scrubber(values)
+        return scrubber
+
     @abc.abstractmethod
     def chat_operation(self, req: ChatRequest, *, stream: bool) -> Operation[Any]:
         """The operation for a chat call (``stream=True`` asks the provider to stream)."""
+
+    def json_operation(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        stream: bool,
+        span: str,
+        replay_unsafe: bool = True,
+        log_content: bool = True,
+        path_params: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+    ) -> Operation[Any]:
+        """A POST of a JSON body to this provider.
+
+        Streamed answers come back open (the chat driver reads them); others are read inside the transport's
+        pipeline (:data:`~atriumn.core.RESPONSE`), so a body cut off after the head is retried like any other
+        failure. Providers ignore Idempotency-Key, so there is none: ``replay_unsafe`` says whether the call
+        is replayed after it may have reached the provider (a reset, a read timeout, a 5xx), as the official
+        SDKs do — at the price of a possible second, billed generation.
+        """
+        return Operation(
+            method="POST",
+            path=path,
+            path_params=path_params or {},
+            query=query,
+            content=dumps(body).encode(),
+            headers=_JSON,
+            stream=stream,
+            response_type=None if stream else RESPONSE,
+            idempotent=replay_unsafe,
+            span_name=span,
+            error_hook=self.error_hook,
+            log_content=log_content,
+        )
+
+    def chat_json_operation(
+        self, req: ChatRequest, path: str, body: Mapping[str, Any], *, stream: bool, **kwargs: Any
+    ) -> Operation[Any]:
+        """:meth:`json_operation` for a chat request (its replay and logging options applied)."""
+        return self.json_operation(
+            path,
+            body,
+            stream=stream,
+            span=f"{self.name}.chat",
+            replay_unsafe=req.replay_unsafe,
+            log_content=req.record_content,
+            **kwargs,
+        )
 
     @abc.abstractmethod
     def parse_chat(self, doc: Any, req: ChatRequest) -> ChatResponse:
@@ -79,7 +149,7 @@ class Adapter(abc.ABC):
     def stream_state(self, req: ChatRequest) -> StreamState:
         """A fresh accumulator for one stream."""
 
-    def embed_operation(self, model: str, texts: Sequence[str]) -> Operation[Any]:
+    def embed_operation(self, model: str, texts: Sequence[str], *, replay_unsafe: bool = True) -> Operation[Any]:
         """The operation embedding one batch of texts."""
         raise NotImplementedError(f"{self.name} has no embeddings in this SDK")
 
@@ -137,15 +207,17 @@ def build_response(
     )
 
 
-def parse_arguments(text: str, tool: str) -> Mapping[str, Any]:
-    """A tool call's JSON arguments (empty text is ``{}``); invalid JSON is kept under ``_raw``."""
-    if not text or not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {"_raw": text}
-    return value if isinstance(value, dict) else {"_value": value}
+def object_arguments(call: ToolCall, where: str, provider: str) -> dict[str, Any]:
+    """A tool call's arguments for a provider that takes them as an object (Anthropic ``input``, Gemini
+    ``args``): arguments that came as text that is not a JSON object cannot be sent faithfully, so they
+    raise :class:`ValidationError` naming the message and the call (OpenAI and Groq take the text as is)."""
+    problem = call.arguments_error
+    if problem is not None:
+        raise ValidationError(
+            f"{where}: the arguments of tool call {call.id or call.name!r} are {problem}; {provider} takes them "
+            "as a JSON object only (a model cut off at max_tokens emits such arguments: drop or repair the call)"
+        )
+    return dict(call.arguments)
 
 
 def dumps(obj: Any) -> str:

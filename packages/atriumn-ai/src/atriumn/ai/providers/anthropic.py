@@ -10,12 +10,11 @@ Structured output uses ``output_config.format`` (``json_schema``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from atriumn.ai._errors import stream_error
-from atriumn.ai._request import ChatRequest
+from atriumn.ai._request import ChatRequest, tool_call_from_text
 from atriumn.ai._sse import ServerSentEvent
 from atriumn.ai._types import (
     ChatResponse,
@@ -24,6 +23,7 @@ from atriumn.ai._types import (
     StreamEvent,
     TextDelta,
     TextPart,
+    Tool,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -31,14 +31,14 @@ from atriumn.ai._types import (
 )
 from atriumn.core import Operation
 
-from ._base import Adapter, StreamState, build_response, dumps, parse_arguments
+from ._base import Adapter, StreamState, build_response, object_arguments
+from ._read import bad_shape, count, items, load_json, obj, text
 
 __all__ = ["DEFAULT_MAX_TOKENS", "AnthropicAdapter"]
 
 API_VERSION = "2023-06-01"
 #: ``max_tokens`` when the caller gives none (the Messages API requires it).
 DEFAULT_MAX_TOKENS = 4096
-_JSON = {"Content-Type": "application/json"}
 _FINISH = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -46,27 +46,29 @@ _FINISH = {
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
+_P = "anthropic"
 
 
-def _usage(doc: Mapping[str, Any] | None) -> Usage:
+def _usage(doc: Any, path: str) -> Usage:
+    doc = obj(doc, path, _P)
     if not doc:
         return Usage()
-    read = int(doc.get("cache_read_input_tokens") or 0)
-    write = int(doc.get("cache_creation_input_tokens") or 0)
+    read = count(doc.get("cache_read_input_tokens"), f"{path}.cache_read_input_tokens", _P)
+    write = count(doc.get("cache_creation_input_tokens"), f"{path}.cache_creation_input_tokens", _P)
     return Usage(
-        input_tokens=int(doc.get("input_tokens") or 0) + read + write,
-        output_tokens=int(doc.get("output_tokens") or 0),
+        input_tokens=count(doc.get("input_tokens"), f"{path}.input_tokens", _P) + read + write,
+        output_tokens=count(doc.get("output_tokens"), f"{path}.output_tokens", _P),
         cache_read_tokens=read,
         cache_write_tokens=write,
         raw=doc,
     )
 
 
-def _finish(reason: str | None) -> str:
-    return "" if reason is None else _FINISH.get(reason, reason)
+def _finish(reason: str) -> str:
+    return _FINISH.get(reason, reason)
 
 
-def _content(m: Message) -> list[dict[str, Any]] | str:
+def _content(m: Message, where: str) -> list[dict[str, Any]] | str:
     blocks: list[dict[str, Any]] = []
     if isinstance(m.content, str):
         if not m.tool_calls:
@@ -77,9 +79,18 @@ def _content(m: Message) -> list[dict[str, Any]] | str:
         for p in m.content:
             if isinstance(p, TextPart):
                 blocks.append({"type": "text", "text": p.text})
-    for c in m.tool_calls:
-        blocks.append({"type": "tool_use", "id": c.id, "name": c.name, "input": dict(c.arguments)})
+    for j, c in enumerate(m.tool_calls):
+        args = object_arguments(c, f"{where}.tool_calls[{j}]", _P)
+        blocks.append({"type": "tool_use", "id": c.id, "name": c.name, "input": args})
     return blocks
+
+
+def _tool(t: Tool) -> dict[str, Any]:
+    tool: dict[str, Any] = {"name": t.name, "description": t.description, "input_schema": dict(t.parameters)}
+    if t.strict is not None:
+        tool["strict"] = t.strict
+    tool.update(t.provider_fields.get("anthropic", {}))
+    return tool
 
 
 class AnthropicAdapter(Adapter):
@@ -96,7 +107,7 @@ class AnthropicAdapter(Adapter):
         """The JSON body of a Messages request."""
         system_texts = [req.system] if req.system else []
         messages: list[dict[str, Any]] = []
-        for m in req.messages:
+        for i, m in enumerate(req.messages):
             if m.role == "system":
                 system_texts.append(m.text)
                 continue
@@ -116,7 +127,7 @@ class AnthropicAdapter(Adapter):
                 else:
                     messages.append({"role": "user", "content": [block]})
                 continue
-            messages.append({"role": m.role, "content": _content(m)})
+            messages.append({"role": m.role, "content": _content(m, f"messages[{i}]")})
         body: dict[str, Any] = {
             "max_tokens": req.max_tokens if req.max_tokens is not None else DEFAULT_MAX_TOKENS,
             "messages": messages,
@@ -133,9 +144,7 @@ class AnthropicAdapter(Adapter):
         if req.stop:
             body["stop_sequences"] = list(req.stop)
         if req.tools:
-            body["tools"] = [
-                {"name": t.name, "description": t.description, "input_schema": dict(t.parameters)} for t in req.tools
-            ]
+            body["tools"] = [_tool(t) for t in req.tools]
         if req.tool_choice is not None:
             body["tool_choice"] = (
                 {"type": "any"}
@@ -153,36 +162,34 @@ class AnthropicAdapter(Adapter):
         return body
 
     def chat_operation(self, req: ChatRequest, *, stream: bool) -> Operation[Any]:
-        return Operation(
-            method="POST",
-            path="/v1/messages",
-            content=dumps(self.body(req, stream=stream)).encode(),
-            headers=_JSON,
-            stream=True,
-            span_name="anthropic.chat",
-        )
+        return self.chat_json_operation(req, "/v1/messages", self.body(req, stream=stream), stream=stream)
 
     def parse_chat(self, doc: Any, req: ChatRequest) -> ChatResponse:
+        doc = obj(doc, "$", _P)
+        if "content" not in doc:  # not a message at all
+            raise bad_shape(_P, "$.content", "a list", None)
         parts: list[Part] = []
-        for block in doc.get("content") or ():
+        for i, block in enumerate(items(doc.get("content"), "$.content", _P)):
+            where = f"$.content[{i}]"
+            block = obj(block, where, _P)
             kind = block.get("type")
             if kind == "text":
-                parts.append(TextPart(text=block.get("text") or ""))
+                parts.append(TextPart(text=text(block.get("text"), f"{where}.text", _P)))
             elif kind == "tool_use":
                 parts.append(
                     ToolCall(
-                        id=str(block.get("id") or ""),
-                        name=str(block.get("name") or ""),
-                        arguments=block.get("input") or {},
+                        id=text(block.get("id"), f"{where}.id", _P),
+                        name=text(block.get("name"), f"{where}.name", _P),
+                        arguments=obj(block.get("input"), f"{where}.input", _P),
                     )
                 )
         return build_response(
-            provider="anthropic",
-            model=str(doc.get("model") or req.model),
+            provider=_P,
+            model=text(doc.get("model"), "$.model", _P) or req.model,
             parts=parts,
-            finish_reason=_finish(doc.get("stop_reason")),
-            usage=_usage(doc.get("usage")),
-            id=str(doc.get("id") or ""),
+            finish_reason=_finish(text(doc.get("stop_reason"), "$.stop_reason", _P)),
+            usage=_usage(doc.get("usage"), "$.usage"),
+            id=text(doc.get("id"), "$.id", _P),
             raw=doc,
         )
 
@@ -216,56 +223,71 @@ class _AnthropicStream(StreamState):
         kind = event.event
         if kind == "ping":
             return []
+        doc = load_json(event.data, _P, "a stream event") if event.data else {}
+        if not isinstance(doc, dict):
+            raise bad_shape(_P, "$", "an object (a stream event)", doc)
         if kind == "content_block_delta":
-            doc = json.loads(event.data)
-            delta = doc.get("delta") or {}
-            index = doc.get("index", 0)
-            block = self.blocks.get(index)
-            dtype = delta.get("type")
-            if dtype == "text_delta":
-                text = delta.get("text") or ""
-                if block is None:
-                    block = self.blocks[index] = ["text", "", "", []]
-                block[3].append(text)
-                return [TextDelta(text)] if text else []
-            if dtype == "input_json_delta":
-                partial = delta.get("partial_json") or ""
-                if block is None:
-                    block = self.blocks[index] = ["tool_use", "", "", []]
-                block[3].append(partial)
-                return [ToolCallDelta(index=self._tool_index(index), arguments=partial)] if partial else []
-            return []
-        doc = json.loads(event.data) if event.data else {}
+            return self._delta(doc)
         if kind == "error" or doc.get("type") == "error":
-            raise stream_error("anthropic", doc.get("error") or doc)
+            raise stream_error(_P, doc.get("error") or doc)
         if kind == "message_start":
-            message = doc.get("message") or {}
-            self.id = message.get("id") or ""
-            self.model = message.get("model") or self.model
-            self.usage_doc = dict(message.get("usage") or {})
-            return [UsageEvent(_usage(self.usage_doc))] if self.usage_doc else []
+            message = obj(doc.get("message"), "$.message", _P)
+            self.id = text(message.get("id"), "$.message.id", _P)
+            self.model = text(message.get("model"), "$.message.model", _P) or self.model
+            self.usage_doc = dict(obj(message.get("usage"), "$.message.usage", _P))
+            return [UsageEvent(_usage(self.usage_doc, "$.message.usage"))] if self.usage_doc else []
         if kind == "content_block_start":
-            index = doc.get("index", 0)
-            cb = doc.get("content_block") or {}
-            if cb.get("type") == "tool_use":
-                self.blocks[index] = ["tool_use", cb.get("id") or "", cb.get("name") or "", []]
-                return [ToolCallDelta(index=self._tool_index(index), id=cb.get("id"), name=cb.get("name"))]
-            if cb.get("type") == "text":
-                self.blocks[index] = ["text", "", "", [cb.get("text") or ""]]
-                return [TextDelta(cb["text"])] if cb.get("text") else []
-            self.blocks[index] = [cb.get("type") or "other", "", "", []]
-            return []
+            return self._block_start(doc)
         if kind == "message_delta":
-            delta = doc.get("delta") or {}
-            if delta.get("stop_reason"):
-                self.finish_reason = _finish(delta["stop_reason"])
-            usage = doc.get("usage")
+            delta = obj(doc.get("delta"), "$.delta", _P)
+            reason = text(delta.get("stop_reason"), "$.delta.stop_reason", _P)
+            if reason:
+                self.finish_reason = _finish(reason)
+            usage = obj(doc.get("usage"), "$.usage", _P)
             if usage:
                 self.usage_doc.update({k: v for k, v in usage.items() if v is not None})
-                return [UsageEvent(_usage(self.usage_doc))]
+                return [UsageEvent(_usage(self.usage_doc, "$.usage"))]
             return []
         if kind == "message_stop":
             self.done = True
+        return []
+
+    def _index(self, doc: Mapping[str, Any]) -> int:
+        return count(doc.get("index"), "$.index", _P)
+
+    def _delta(self, doc: Mapping[str, Any]) -> list[StreamEvent]:
+        delta = obj(doc.get("delta"), "$.delta", _P)
+        index = self._index(doc)
+        block = self.blocks.get(index)
+        dtype = delta.get("type")
+        if dtype == "text_delta":
+            chunk = text(delta.get("text"), "$.delta.text", _P)
+            if block is None:
+                block = self.blocks[index] = ["text", "", "", []]
+            block[3].append(chunk)
+            return [TextDelta(chunk)] if chunk else []
+        if dtype == "input_json_delta":
+            partial = text(delta.get("partial_json"), "$.delta.partial_json", _P)
+            if block is None:
+                block = self.blocks[index] = ["tool_use", "", "", []]
+            block[3].append(partial)
+            return [ToolCallDelta(index=self._tool_index(index), arguments=partial)] if partial else []
+        return []
+
+    def _block_start(self, doc: Mapping[str, Any]) -> list[StreamEvent]:
+        index = self._index(doc)
+        cb = obj(doc.get("content_block"), "$.content_block", _P)
+        kind = cb.get("type")
+        if kind == "tool_use":
+            cid = text(cb.get("id"), "$.content_block.id", _P)
+            name = text(cb.get("name"), "$.content_block.name", _P)
+            self.blocks[index] = ["tool_use", cid, name, []]
+            return [ToolCallDelta(index=self._tool_index(index), id=cid, name=name)]
+        if kind == "text":
+            first = text(cb.get("text"), "$.content_block.text", _P)
+            self.blocks[index] = ["text", "", "", [first]]
+            return [TextDelta(first)] if first else []
+        self.blocks[index] = [text(kind, "$.content_block.type", _P) or "other", "", "", []]
         return []
 
     def _tool_index(self, block_index: int) -> int:
@@ -278,12 +300,12 @@ class _AnthropicStream(StreamState):
             if kind == "text":
                 parts.append(TextPart(text="".join(chunks)))
             elif kind == "tool_use":
-                parts.append(ToolCall(id=cid, name=name, arguments=parse_arguments("".join(chunks), name)))
+                parts.append(tool_call_from_text(cid, name, "".join(chunks)))
         return build_response(
-            provider="anthropic",
+            provider=_P,
             model=self.model,
             parts=parts,
             finish_reason=self.finish_reason,
-            usage=_usage(self.usage_doc),
+            usage=_usage(self.usage_doc, "$.usage"),
             id=self.id,
         )

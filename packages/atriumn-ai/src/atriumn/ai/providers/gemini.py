@@ -24,29 +24,34 @@ from atriumn.ai._types import (
     StreamEvent,
     TextDelta,
     TextPart,
+    Tool,
     ToolCall,
     ToolCallDelta,
     Usage,
     UsageEvent,
 )
-from atriumn.core import Operation, RateLimitError, parse_duration
+from atriumn.core import ConfigurationError, Operation, ValidationError, parse_duration
 
-from ._base import Adapter, StreamState, build_response, dumps
+from ._base import Adapter, StreamState, build_response, dumps, object_arguments
+from ._read import bad_shape, count, items, load_json, obj, text
 
 __all__ = ["GeminiAdapter"]
 
-_JSON = {"Content-Type": "application/json"}
 _FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
 
 
-def _usage(doc: Mapping[str, Any] | None) -> Usage:
+_P = "gemini"
+
+
+def _usage(doc: Any, path: str = "$.usageMetadata") -> Usage:
+    doc = obj(doc, path, _P)
     if not doc:
         return Usage()
-    thoughts = int(doc.get("thoughtsTokenCount") or 0)
+    thoughts = count(doc.get("thoughtsTokenCount"), f"{path}.thoughtsTokenCount", _P)
     return Usage(
-        input_tokens=int(doc.get("promptTokenCount") or 0),
-        output_tokens=int(doc.get("candidatesTokenCount") or 0) + thoughts,
-        cache_read_tokens=int(doc.get("cachedContentTokenCount") or 0),
+        input_tokens=count(doc.get("promptTokenCount"), f"{path}.promptTokenCount", _P),
+        output_tokens=count(doc.get("candidatesTokenCount"), f"{path}.candidatesTokenCount", _P) + thoughts,
+        cache_read_tokens=count(doc.get("cachedContentTokenCount"), f"{path}.cachedContentTokenCount", _P),
         reasoning_tokens=thoughts,
         raw=doc,
     )
@@ -74,6 +79,11 @@ def _tool_response(text: str, is_error: bool) -> dict[str, Any]:
     return {"error": value} if is_error else {"result": value}
 
 
+def _declaration(t: Tool) -> dict[str, Any]:
+    """A function declaration (Gemini has no strict switch: ``Tool.strict`` does not apply)."""
+    return {"name": t.name, "description": t.description, "parametersJsonSchema": dict(t.parameters)}
+
+
 class GeminiAdapter(Adapter):
     """The Gemini API."""
 
@@ -87,14 +97,16 @@ class GeminiAdapter(Adapter):
         names: dict[str, str] = {}
         system_texts = [req.system] if req.system else []
         contents: list[dict[str, Any]] = []
-        for m in req.messages:
+        for i, m in enumerate(req.messages):
             if m.role == "system":
                 system_texts.append(m.text)
                 continue
             if m.role == "tool":
                 name = m.name or names.get(m.tool_call_id or "", "")
                 if not name:
-                    raise ValueError(f"messages: tool result {m.tool_call_id!r} names no function (set name=)")
+                    raise ValidationError(
+                        f"messages[{i}].name: tool result {m.tool_call_id!r} names no function (set name=)"
+                    )
                 part = {"functionResponse": {"name": name, "response": _tool_response(m.text, m.is_error)}}
                 if contents and contents[-1]["role"] == "user" and "functionResponse" in contents[-1]["parts"][-1]:
                     contents[-1]["parts"].append(part)
@@ -104,9 +116,10 @@ class GeminiAdapter(Adapter):
             parts: list[dict[str, Any]] = []
             if m.text:
                 parts.append({"text": m.text})
-            for c in m.tool_calls:
+            for j, c in enumerate(m.tool_calls):
                 names[c.id] = c.name
-                parts.append({"functionCall": {"name": c.name, "args": dict(c.arguments)}})
+                args = object_arguments(c, f"messages[{i}].tool_calls[{j}]", _P)
+                parts.append({"functionCall": {"name": c.name, "args": args}})
             contents.append({"role": "model" if m.role == "assistant" else "user", "parts": parts})
         body: dict[str, Any] = {"contents": contents}
         if system_texts:
@@ -130,14 +143,7 @@ class GeminiAdapter(Adapter):
         if config:
             body["generationConfig"] = config
         if req.tools:
-            body["tools"] = [
-                {
-                    "functionDeclarations": [
-                        {"name": t.name, "description": t.description, "parametersJsonSchema": dict(t.parameters)}
-                        for t in req.tools
-                    ]
-                }
-            ]
+            body["tools"] = [{"functionDeclarations": [_declaration(t) for t in req.tools]}]
         if req.tool_choice is not None:
             mode = {"auto": "AUTO", "none": "NONE", "required": "ANY"}.get(req.tool_choice)
             fcc: dict[str, Any] = {"mode": mode or "ANY"}
@@ -149,19 +155,19 @@ class GeminiAdapter(Adapter):
         return body
 
     def chat_operation(self, req: ChatRequest, *, stream: bool) -> Operation[Any]:
-        return Operation(
-            method="POST",
-            path="/v1beta/models/{model}:streamGenerateContent" if stream else "/v1beta/models/{model}:generateContent",
+        return self.chat_json_operation(
+            req,
+            "/v1beta/models/{model}:streamGenerateContent" if stream else "/v1beta/models/{model}:generateContent",
+            self.body(req),
+            stream=stream,
             path_params={"model": req.model},
             query={"alt": "sse"} if stream else None,
-            content=dumps(self.body(req)).encode(),
-            headers=_JSON,
-            stream=True,
-            span_name="gemini.chat",
-            error_hook=self.error_hook,
         )
 
     def parse_chat(self, doc: Any, req: ChatRequest) -> ChatResponse:
+        doc = obj(doc, "$", _P)
+        if "candidates" not in doc and "promptFeedback" not in doc:  # not a generateContent answer at all
+            raise bad_shape(_P, "$.candidates", "a list", None)
         state = _GeminiStream(req.model)
         state.absorb(doc)
         return state.finish(raw=doc)
@@ -169,25 +175,30 @@ class GeminiAdapter(Adapter):
     def stream_state(self, req: ChatRequest) -> StreamState:
         return _GeminiStream(req.model)
 
-    def embed_operation(self, model: str, texts: Sequence[str]) -> Operation[Any]:
+    def embed_operation(self, model: str, texts: Sequence[str], *, replay_unsafe: bool = True) -> Operation[Any]:
         body = {
             "requests": [
                 {"model": f"models/{model}", "content": {"parts": [{"text": t}], "role": "user"}} for t in texts
             ]
         }
-        return Operation(
-            method="POST",
-            path="/v1beta/models/{model}:batchEmbedContents",
+        return self.json_operation(
+            "/v1beta/models/{model}:batchEmbedContents",
+            body,
+            stream=False,
+            span="gemini.embeddings",
+            replay_unsafe=replay_unsafe,
             path_params={"model": model},
-            content=dumps(body).encode(),
-            headers=_JSON,
-            stream=True,
-            span_name="gemini.embeddings",
-            error_hook=self.error_hook,
         )
 
     def parse_embed(self, doc: Any, count: int) -> tuple[list[tuple[float, ...]], Usage]:
-        vectors = [tuple(float(x) for x in e.get("values") or ()) for e in doc.get("embeddings") or ()]
+        doc = obj(doc, "$", _P)
+        vectors: list[tuple[float, ...]] = []
+        for i, e in enumerate(items(doc.get("embeddings"), "$.embeddings", _P)):
+            where = f"$.embeddings[{i}].values"
+            values = items(obj(e, f"$.embeddings[{i}]", _P).get("values"), where, _P)
+            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in values):
+                raise bad_shape(_P, where, "a list of numbers", values[:8])
+            vectors.append(tuple(float(x) for x in values))
         return vectors, Usage()
 
     def check_operation(self, model: str) -> Operation[Any]:
@@ -204,27 +215,27 @@ class GeminiAdapter(Adapter):
         """A 429 with ``RetryInfo`` becomes a :class:`RateLimitError` whose ``retry_after`` is its ``retryDelay``."""
         if response.status_code != 429:
             return None
-        try:
-            doc = json.loads(response.content)
-            err = doc["error"]
-            delay = None
-            for detail in err.get("details") or ():
-                if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo") and detail.get("retryDelay"):
-                    delay = parse_duration(str(detail["retryDelay"]), name="retryDelay")
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return None
+        delay = _retry_delay(response.content)
         if delay is None:
             return None
-        return RateLimitError(
-            status_code=429,
-            code=str(err.get("status") or "rate_limited"),
-            description=str(err.get("message") or ""),
-            request_id=response.headers.get("x-request-id"),
-            retry_after=delay,
-            body=response.text,
-            method=response.request.method,
-            url=str(response.request.url.copy_with(query=None)),
-        )
+        from atriumn.core._outcome import api_error
+        from atriumn.core._redact import redact_url
+
+        request = response.request
+        return api_error(response, method=request.method, url=redact_url(str(request.url)), retry_after=delay)
+
+
+def _retry_delay(content: bytes) -> float | None:
+    """``RetryInfo.retryDelay`` from a Google error body, in seconds (None when absent or unreadable)."""
+    try:
+        doc = json.loads(content)
+        details = doc["error"].get("details") or ()
+        for detail in details:
+            if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo") and detail.get("retryDelay"):
+                return parse_duration(str(detail["retryDelay"]), name="retryDelay")
+    except (ValueError, KeyError, TypeError, AttributeError, ConfigurationError):
+        return None
+    return None
 
 
 class _GeminiStream(StreamState):
@@ -245,9 +256,11 @@ class _GeminiStream(StreamState):
         return "".join(self.chunks)
 
     def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
-        doc = json.loads(event.data)
+        doc = load_json(event.data, _P, "a stream event")
+        if not isinstance(doc, dict):
+            raise bad_shape(_P, "$", "an object (a stream chunk)", doc)
         if "error" in doc:
-            raise stream_error("gemini", doc["error"])
+            raise stream_error(_P, doc["error"])
         return self.absorb(doc)
 
     def _close_text(self) -> None:
@@ -258,50 +271,55 @@ class _GeminiStream(StreamState):
     def absorb(self, doc: Mapping[str, Any]) -> list[StreamEvent]:
         out: list[StreamEvent] = []
         if not self.id:
-            self.id = str(doc.get("responseId") or "")
-        version = doc.get("modelVersion")
+            self.id = text(doc.get("responseId"), "$.responseId", _P)
+        version = text(doc.get("modelVersion"), "$.modelVersion", _P)
         if version:
-            self.model = str(version)
-        candidates = doc.get("candidates")
+            self.model = version
+        candidates = items(doc.get("candidates"), "$.candidates", _P)
         if candidates:
-            cand = candidates[0]
-            content = cand.get("content")
-            for part in (content.get("parts") if content else None) or ():
-                if part.get("thought"):
-                    continue
-                text = part.get("text")
-                if text:
-                    self.chunks.append(text)
-                    out.append(TextDelta(text))
-                    continue
-                call = part.get("functionCall")
-                if call:
-                    self._close_text()
-                    cid = str(call.get("id") or f"call_{self.calls}")
-                    args = call.get("args") or {}
-                    self.parts.append(ToolCall(id=cid, name=str(call.get("name") or ""), arguments=args))
-                    out.append(ToolCallDelta(index=self.calls, id=cid, name=call.get("name"), arguments=dumps(args)))
-                    self.calls += 1
-            reason = cand.get("finishReason")
+            cand = obj(candidates[0], "$.candidates[0]", _P)
+            content = obj(cand.get("content"), "$.candidates[0].content", _P)
+            for i, part in enumerate(items(content.get("parts"), "$.candidates[0].content.parts", _P)):
+                self._part(obj(part, f"$.candidates[0].content.parts[{i}]", _P), i, out)
+            reason = text(cand.get("finishReason"), "$.candidates[0].finishReason", _P)
             if reason:
                 self.reason = reason
                 self.done = True
-        usage = doc.get("usageMetadata")
+        usage = obj(doc.get("usageMetadata"), "$.usageMetadata", _P)
         if usage and usage != self._usage_doc:  # Gemini repeats usage in every chunk: report changes only
             self._usage_doc = usage
             self.usage = _usage(usage)
             out.append(UsageEvent(self.usage))
         if not candidates:
-            block = doc.get("promptFeedback")
-            if block and block.get("blockReason"):
+            block = obj(doc.get("promptFeedback"), "$.promptFeedback", _P)
+            if block.get("blockReason"):
                 self.reason = "SAFETY"
                 self.done = True
         return out
 
+    def _part(self, part: Mapping[str, Any], i: int, out: list[StreamEvent]) -> None:
+        if part.get("thought"):
+            return
+        where = f"$.candidates[0].content.parts[{i}]"
+        chunk = text(part.get("text"), f"{where}.text", _P)
+        if chunk:
+            self.chunks.append(chunk)
+            out.append(TextDelta(chunk))
+            return
+        call = obj(part.get("functionCall"), f"{where}.functionCall", _P)
+        if call:
+            self._close_text()
+            cid = text(call.get("id"), f"{where}.functionCall.id", _P) or f"call_{self.calls}"
+            name = text(call.get("name"), f"{where}.functionCall.name", _P)
+            args = obj(call.get("args"), f"{where}.functionCall.args", _P)
+            self.parts.append(ToolCall(id=cid, name=name, arguments=args))
+            out.append(ToolCallDelta(index=self.calls, id=cid, name=name or None, arguments=dumps(args)))
+            self.calls += 1
+
     def finish(self, raw: Any = None) -> ChatResponse:
         self._close_text()
         return build_response(
-            provider="gemini",
+            provider=_P,
             model=self.model,
             parts=self.parts,
             finish_reason=_finish(self.reason, self.calls > 0),

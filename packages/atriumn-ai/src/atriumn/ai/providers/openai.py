@@ -10,14 +10,14 @@ Embeddings are requested as base64 (what the official SDK asks for: a quarter of
 from __future__ import annotations
 
 import base64
-import json
 import sys
 from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from atriumn.ai._errors import stream_error
-from atriumn.ai._request import ChatRequest
+from atriumn.ai._request import ChatRequest, tool_call_from_text
+from atriumn.ai._schema import strict_schema
 from atriumn.ai._sse import ServerSentEvent
 from atriumn.ai._types import (
     ChatResponse,
@@ -26,39 +26,52 @@ from atriumn.ai._types import (
     StreamEvent,
     TextDelta,
     TextPart,
-    ToolCall,
+    Tool,
     ToolCallDelta,
     Usage,
     UsageEvent,
 )
 from atriumn.core import Operation
 
-from ._base import Adapter, StreamState, build_response, dumps, parse_arguments
+from ._base import Adapter, StreamState, build_response, dumps
+from ._read import bad_shape, count, items, load_json, obj, text
 
 __all__ = ["OpenAIAdapter"]
 
-_JSON = {"Content-Type": "application/json"}
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls"}
 
 
-def _usage(doc: Mapping[str, Any] | None) -> Usage:
+def _usage(doc: Any, path: str, provider: str) -> Usage:
+    doc = obj(doc, path, provider)
     if not doc:
         return Usage()
-    prompt_details = doc.get("prompt_tokens_details") or {}
-    completion_details = doc.get("completion_tokens_details") or {}
+    prompt_details = obj(doc.get("prompt_tokens_details"), f"{path}.prompt_tokens_details", provider)
+    completion_details = obj(doc.get("completion_tokens_details"), f"{path}.completion_tokens_details", provider)
     return Usage(
-        input_tokens=int(doc.get("prompt_tokens") or 0),
-        output_tokens=int(doc.get("completion_tokens") or 0),
-        cache_read_tokens=int(prompt_details.get("cached_tokens") or 0),
-        reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0),
+        input_tokens=count(doc.get("prompt_tokens"), f"{path}.prompt_tokens", provider),
+        output_tokens=count(doc.get("completion_tokens"), f"{path}.completion_tokens", provider),
+        cache_read_tokens=count(
+            prompt_details.get("cached_tokens"), f"{path}.prompt_tokens_details.cached_tokens", provider
+        ),
+        reasoning_tokens=count(
+            completion_details.get("reasoning_tokens"), f"{path}.completion_tokens_details.reasoning_tokens", provider
+        ),
         raw=doc,
     )
 
 
-def _finish(reason: str | None) -> str:
-    if reason is None:
-        return ""
+def _finish(reason: str) -> str:
     return _FINISH.get(reason, reason)
+
+
+def _content_text(value: Any, path: str, provider: str) -> str:
+    """Message content: a string, or (some compatible servers) a list of text parts."""
+    if isinstance(value, list):
+        return "".join(
+            text(obj(part, f"{path}[{i}]", provider).get("text"), f"{path}[{i}].text", provider)
+            for i, part in enumerate(value)
+        )
+    return text(value, path, provider)
 
 
 def _message(m: Message) -> dict[str, Any]:
@@ -91,6 +104,31 @@ class OpenAIAdapter(Adapter):
         # OpenAI deprecated max_tokens for max_completion_tokens (reasoning models reject the old name);
         # Groq and most compatible servers (vLLM, Ollama) take max_tokens.
         self._max_tokens_field = "max_completion_tokens" if self.name == "openai" else "max_tokens"
+        # Schemas generated from Python types go in the strict form OpenAI's own helpers send; other servers'
+        # support for strict mode varies by model, so they get the schema as generated.
+        self._strict_types = self.name == "openai"
+
+    def _tool(self, t: Tool) -> dict[str, Any]:
+        fn: dict[str, Any] = {"name": t.name, "description": t.description, "parameters": dict(t.parameters)}
+        strict = t.strict
+        if t.from_type and self._strict_types and strict is not False:
+            fn["parameters"], strict = strict_schema(t.parameters), True
+        if strict is not None:
+            fn["strict"] = strict
+        fn.update(t.provider_fields.get("openai", {}))
+        return {"type": "function", "function": fn}
+
+    def _response_format(self, req: ChatRequest) -> dict[str, Any]:
+        assert req.response_schema is not None
+        js: dict[str, Any] = {"name": req.response_name, "schema": dict(req.response_schema)}
+        strict = req.response_strict
+        if req.response_type is not None and self._strict_types and strict is not False:
+            js["schema"], strict = strict_schema(req.response_schema), True
+        if req.response_description is not None:
+            js["description"] = req.response_description
+        if strict is not None:
+            js["strict"] = strict
+        return {"type": "json_schema", "json_schema": js}
 
     def body(self, req: ChatRequest, *, stream: bool) -> dict[str, Any]:
         """The JSON body of a chat request."""
@@ -111,23 +149,14 @@ class OpenAIAdapter(Adapter):
         if req.seed is not None:
             body["seed"] = req.seed
         if req.tools:
-            body["tools"] = [
-                {
-                    "type": "function",
-                    "function": {"name": t.name, "description": t.description, "parameters": dict(t.parameters)},
-                }
-                for t in req.tools
-            ]
+            body["tools"] = [self._tool(t) for t in req.tools]
         if req.tool_choice is not None:
             if req.tool_choice in ("auto", "none", "required"):
                 body["tool_choice"] = req.tool_choice
             else:
                 body["tool_choice"] = {"type": "function", "function": {"name": req.tool_choice}}
         if req.response_schema is not None:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": req.response_name, "schema": dict(req.response_schema)},
-            }
+            body["response_format"] = self._response_format(req)
         if stream:
             body["stream"] = True
             if self.name != "groq":  # Groq reports streamed usage in x_groq.usage (its SDK has no stream_options)
@@ -137,71 +166,77 @@ class OpenAIAdapter(Adapter):
         return body
 
     def chat_operation(self, req: ChatRequest, *, stream: bool) -> Operation[Any]:
-        return Operation(
-            method="POST",
-            path="/chat/completions",
-            content=dumps(self.body(req, stream=stream)).encode(),
-            headers=_JSON,
-            stream=True,
-            span_name=f"{self.name}.chat",
-        )
+        return self.chat_json_operation(req, "/chat/completions", self.body(req, stream=stream), stream=stream)
 
     def parse_chat(self, doc: Any, req: ChatRequest) -> ChatResponse:
-        choices = doc.get("choices") or [{}]
-        choice = choices[0]
-        msg = choice.get("message") or {}
+        p = self.name
+        doc = obj(doc, "$", p)
+        if "choices" not in doc:  # not a chat completion at all
+            raise bad_shape(p, "$.choices", "a list", None)
+        choices = items(doc.get("choices"), "$.choices", p)
+        choice = obj(choices[0] if choices else None, "$.choices[0]", p)
+        msg = obj(choice.get("message"), "$.choices[0].message", p)
         parts: list[Part] = []
-        if msg.get("content"):
-            parts.append(TextPart(text=msg["content"]))
-        for tc in msg.get("tool_calls") or ():
-            fn = tc.get("function") or {}
-            parts.append(
-                ToolCall(
-                    id=str(tc.get("id") or ""),
-                    name=str(fn.get("name") or ""),
-                    arguments=parse_arguments(fn.get("arguments") or "", fn.get("name") or ""),
-                )
-            )
-        usage_doc = doc.get("usage") or (doc.get("x_groq") or {}).get("usage")
+        content = _content_text(msg.get("content"), "$.choices[0].message.content", p)
+        if content:
+            parts.append(TextPart(text=content))
+        for i, tc in enumerate(items(msg.get("tool_calls"), "$.choices[0].message.tool_calls", p)):
+            where = f"$.choices[0].message.tool_calls[{i}]"
+            tc = obj(tc, where, p)
+            fn = obj(tc.get("function"), f"{where}.function", p)
+            name = text(fn.get("name"), f"{where}.function.name", p)
+            args = _arguments_text(fn.get("arguments"), f"{where}.function.arguments", p)
+            parts.append(tool_call_from_text(text(tc.get("id"), f"{where}.id", p), name, args))
+        x_groq = obj(doc.get("x_groq"), "$.x_groq", p)
+        usage_path = "$.usage" if doc.get("usage") is not None else "$.x_groq.usage"
         return build_response(
-            provider=self.name,
-            model=str(doc.get("model") or req.model),
+            provider=p,
+            model=text(doc.get("model"), "$.model", p) or req.model,
             parts=parts,
-            finish_reason=_finish(choice.get("finish_reason")),
-            usage=_usage(usage_doc),
-            id=str(doc.get("id") or ""),
+            finish_reason=_finish(text(choice.get("finish_reason"), "$.choices[0].finish_reason", p)),
+            usage=_usage(doc.get("usage") if doc.get("usage") is not None else x_groq.get("usage"), usage_path, p),
+            id=text(doc.get("id"), "$.id", p),
             raw=doc,
         )
 
     def stream_state(self, req: ChatRequest) -> StreamState:
         return _OpenAIStream(self.name, req.model)
 
-    def embed_operation(self, model: str, texts: Sequence[str]) -> Operation[Any]:
+    def embed_operation(self, model: str, texts: Sequence[str], *, replay_unsafe: bool = True) -> Operation[Any]:
         body = {"model": model, "input": list(texts), "encoding_format": "base64"}
-        return Operation(
-            method="POST",
-            path="/embeddings",
-            content=dumps(body).encode(),
-            headers=_JSON,
-            stream=True,
-            span_name=f"{self.name}.embeddings",
+        return self.json_operation(
+            "/embeddings", body, stream=False, span=f"{self.name}.embeddings", replay_unsafe=replay_unsafe
         )
 
-    def parse_embed(self, doc: Any, count: int) -> tuple[list[tuple[float, ...]], Usage]:
-        items = sorted(doc.get("data") or (), key=lambda d: d.get("index", 0))
+    def parse_embed(self, doc: Any, count_: int) -> tuple[list[tuple[float, ...]], Usage]:
+        p = self.name
+        doc = obj(doc, "$", p)
+        data = [obj(d, f"$.data[{i}]", p) for i, d in enumerate(items(doc.get("data"), "$.data", p))]
         vectors: list[tuple[float, ...]] = []
-        for item in items:
+        for i, item in sorted(
+            enumerate(data), key=lambda pair: count(pair[1].get("index"), f"$.data[{pair[0]}].index", p)
+        ):
             emb = item.get("embedding")
+            where = f"$.data[{i}].embedding"
             if isinstance(emb, str):
+                try:
+                    raw = base64.b64decode(emb, validate=True)
+                except ValueError:
+                    raise bad_shape(p, where, "base64 text", emb[:60]) from None
+                if len(raw) % 4:
+                    raise bad_shape(p, where, "base64 of 32-bit floats", emb[:60])
                 floats = array("f")
-                floats.frombytes(base64.b64decode(emb))
+                floats.frombytes(raw)
                 if sys.byteorder == "big":
                     floats.byteswap()
                 vectors.append(tuple(floats))
             else:
-                vectors.append(tuple(float(x) for x in emb or ()))
-        usage = doc.get("usage") or {}
-        return vectors, Usage(input_tokens=int(usage.get("prompt_tokens") or 0), raw=usage)
+                values = items(emb, where, p)
+                if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in values):
+                    raise bad_shape(p, where, "a list of numbers", values[:8])
+                vectors.append(tuple(float(x) for x in values))
+        usage = obj(doc.get("usage"), "$.usage", p)
+        return vectors, Usage(input_tokens=count(usage.get("prompt_tokens"), "$.usage.prompt_tokens", p), raw=usage)
 
     def check_operation(self, model: str) -> Operation[Any]:
         return Operation(
@@ -211,6 +246,14 @@ class OpenAIAdapter(Adapter):
             stream=True,
             span_name=f"{self.name}.check",
         )
+
+
+def _arguments_text(value: Any, path: str, provider: str) -> str:
+    """Tool-call arguments as text (they are JSON text on the wire; a server that sends an object gets it
+    written back as JSON)."""
+    if isinstance(value, Mapping):
+        return dumps(value)
+    return text(value, path, provider)
 
 
 class _OpenAIStream(StreamState):
@@ -233,67 +276,73 @@ class _OpenAIStream(StreamState):
         if data == "[DONE]":
             self.done = True
             return []
-        doc = json.loads(data)
+        p = self.provider
+        doc = load_json(data, p, "a stream event")
+        if not isinstance(doc, dict):
+            raise bad_shape(p, "$", "an object (a stream chunk)", doc)
         if "error" in doc:
-            raise stream_error(self.provider, doc["error"])
+            raise stream_error(p, doc["error"])
         out: list[StreamEvent] = []
-        xg = doc.get("x_groq")
+        xg = obj(doc.get("x_groq"), "$.x_groq", p)
         if xg:
             if xg.get("error"):
-                raise stream_error(self.provider, xg["error"])
+                raise stream_error(p, xg["error"])
             if xg.get("usage"):
-                self.usage = _usage(xg["usage"])
+                self.usage = _usage(xg["usage"], "$.x_groq.usage", p)
                 out.append(UsageEvent(self.usage))
         if not self.id:
-            self.id = doc.get("id") or ""
-            self.model = doc.get("model") or self.model
-        for choice in doc.get("choices") or ():
+            self.id = text(doc.get("id"), "$.id", p)
+            self.model = text(doc.get("model"), "$.model", p) or self.model
+        for i, choice in enumerate(items(doc.get("choices"), "$.choices", p)):
+            choice = obj(choice, f"$.choices[{i}]", p)
             if choice.get("index", 0) != 0:
                 continue
-            delta = choice.get("delta")
+            delta = obj(choice.get("delta"), f"$.choices[{i}].delta", p)
             if delta:
-                content = delta.get("content")
-                if content:
-                    self.chunks.append(content)
-                    out.append(TextDelta(content))
-                for tc in delta.get("tool_calls") or ():
-                    index = tc.get("index", 0)
-                    fn = tc.get("function") or {}
-                    entry = self.calls.get(index)
-                    if entry is None:
-                        entry = self.calls[index] = [tc.get("id") or "", fn.get("name") or "", []]
-                        first = True
-                    else:
-                        first = False
-                        if tc.get("id"):
-                            entry[0] = tc["id"]
-                        if fn.get("name"):
-                            entry[1] += fn["name"]
-                    args = fn.get("arguments") or ""
-                    if args:
-                        entry[2].append(args)
-                    out.append(
-                        ToolCallDelta(
-                            index=index,
-                            id=tc.get("id") if first or tc.get("id") else None,
-                            name=fn.get("name") or None,
-                            arguments=args,
-                        )
-                    )
-            reason = choice.get("finish_reason")
+                self._delta(delta, f"$.choices[{i}].delta", out)
+            reason = text(choice.get("finish_reason"), f"$.choices[{i}].finish_reason", p)
             if reason:
                 self.finish_reason = _finish(reason)
         usage = doc.get("usage")
         if usage:
-            self.usage = _usage(usage)
+            self.usage = _usage(usage, "$.usage", p)
             out.append(UsageEvent(self.usage))
         return out
+
+    def _delta(self, delta: Mapping[str, Any], path: str, out: list[StreamEvent]) -> None:
+        p = self.provider
+        content = _content_text(delta.get("content"), f"{path}.content", p)
+        if content:
+            self.chunks.append(content)
+            out.append(TextDelta(content))
+        for j, tc in enumerate(items(delta.get("tool_calls"), f"{path}.tool_calls", p)):
+            where = f"{path}.tool_calls[{j}]"
+            tc = obj(tc, where, p)
+            index = count(tc.get("index"), f"{where}.index", p)
+            fn = obj(tc.get("function"), f"{where}.function", p)
+            call_id = text(tc.get("id"), f"{where}.id", p)
+            name = text(fn.get("name"), f"{where}.function.name", p)
+            args = _arguments_text(fn.get("arguments"), f"{where}.function.arguments", p)
+            entry = self.calls.get(index)
+            first = entry is None
+            if entry is None:
+                entry = self.calls[index] = [call_id, name, []]
+            else:
+                if call_id:
+                    entry[0] = call_id
+                if name:
+                    entry[1] += name
+            if args:
+                entry[2].append(args)
+            out.append(
+                ToolCallDelta(index=index, id=call_id if first or call_id else None, name=name or None, arguments=args)
+            )
 
     def finish(self) -> ChatResponse:
         parts: list[Part] = [TextPart(text=self.text)]
         for index in sorted(self.calls):
             cid, name, args = self.calls[index]
-            parts.append(ToolCall(id=cid, name=name, arguments=parse_arguments("".join(args), name)))
+            parts.append(tool_call_from_text(cid, name, "".join(args)))
         return build_response(
             provider=self.provider,
             model=self.model,
