@@ -22,7 +22,13 @@ if TYPE_CHECKING:
     from ._chat import AsyncChatClient, AsyncChatStream, ChatClient, ChatStream, HealthStatus
     from ._client import AIClient, AsyncAIClient
     from ._engine import Budget, ProviderSpec, openai_compatible
-    from ._errors import BudgetExceededError, StreamInterruptedError, StructuredOutputError, UnsupportedParameterError
+    from ._errors import (
+        BudgetExceededError,
+        StreamDecodeError,
+        StreamInterruptedError,
+        StructuredOutputError,
+        UnsupportedParameterError,
+    )
     from ._models import Prompt, PromptVariable
     from ._pricing import PriceTable, set_prices
     from ._sse import ServerSentEvent, SSEDecoder
@@ -59,6 +65,7 @@ _LAZY = {
     "ProviderSpec": "._engine",
     "openai_compatible": "._engine",
     "BudgetExceededError": "._errors",
+    "StreamDecodeError": "._errors",
     "StreamInterruptedError": "._errors",
     "StructuredOutputError": "._errors",
     "UnsupportedParameterError": "._errors",
@@ -129,6 +136,7 @@ __all__ = [
     "SSEDecoder",
     "ScoredItem",
     "ServerSentEvent",
+    "StreamDecodeError",
     "StreamEvent",
     "StreamInterruptedError",
     "StructuredOutputError",

@@ -13,6 +13,7 @@ from atriumn.core import (
     PermissionDeniedError,
     RateLimitError,
     ServerError,
+    ValidationError,
 )
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 
-class UnsupportedParameterError(AtriumnError, ValueError):
+class UnsupportedParameterError(ValidationError):
     """The model does not accept a parameter; raised before any request.
 
     Attributes:
