@@ -20,6 +20,7 @@ from atriumn.core import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    NoCredentialsError,
     NotFoundError,
     PermissionDeniedError,
     StaticToken,
@@ -138,8 +139,13 @@ def test_validation_happens_before_any_request() -> None:
 
 
 def test_me_without_credentials_is_unauthorized(sandbox: Any) -> None:
-    with AuthClient(base_url=sandbox.url) as client, pytest.raises(AuthenticationError):
+    # No credentials anywhere: the default chain refuses before sending, naming every source it tried.
+    with AuthClient(base_url=sandbox.url) as client, pytest.raises(NoCredentialsError) as info:
         client.me()
+    tried = info.value.tried
+    sources = [t.split(":")[0] for t in tried[:3]]
+    assert sources == ["arguments", "ATRIUMN_API_KEY", "ATRIUMN_CLIENT_ID + ATRIUMN_CLIENT_SECRET"]
+    assert tried[3].startswith("the session saved for profile 'default'") and tried[3].endswith("none saved")
     bad = StaticToken("not-a-valid-token")
     with AuthClient(base_url=sandbox.url, credentials=bad) as client, pytest.raises(AuthenticationError):
         client.me()

@@ -15,8 +15,10 @@ from atriumn.auth import AuthClient, ClientCredentials
 from atriumn.core import (
     AuthenticationError,
     BadRequestError,
+    NoCredentialsError,
     NotFoundError,
     PermissionDeniedError,
+    StaticToken,
 )
 from atriumn.storage import (
     AsyncStorageClient,
@@ -126,8 +128,11 @@ def test_tenant_isolation(sandbox: Any, tenant_a: ClientCredentials, tenant_b: C
 
 
 def test_errors(sandbox: Any, tenant_a: ClientCredentials, tmp_path: Path) -> None:
-    with StorageClient(base_url=sandbox.url) as anonymous, pytest.raises(AuthenticationError):
-        anonymous.generate_upload_url(filename="x", content_type="text/plain")
+    with StorageClient(base_url=sandbox.url) as anonymous, pytest.raises(NoCredentialsError):
+        anonymous.generate_upload_url(filename="x", content_type="text/plain")  # refused before sending
+    wrong = StaticToken("not-a-token")
+    with StorageClient(base_url=sandbox.url, credentials=wrong) as client, pytest.raises(AuthenticationError):
+        client.generate_upload_url(filename="x", content_type="text/plain")
     with StorageClient(base_url=sandbox.url, credentials=tenant_a) as client:
         with pytest.raises(NotFoundError):
             client.download("tenant-a/none/such.txt", tmp_path / "none")

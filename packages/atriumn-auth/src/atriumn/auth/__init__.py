@@ -18,7 +18,7 @@ from ._models import (
     TokenResponse,
     UserProfile,
 )
-from ._providers import ClientCredentials, DefaultCredential, UserSession
+from ._providers import ClientCredentials, DefaultCredential, UserSession, session_store
 from ._version import __version__
 
 register_component("auth", __version__)
@@ -37,4 +37,5 @@ __all__ = [
     "UserProfile",
     "UserSession",
     "__version__",
+    "session_store",
 ]

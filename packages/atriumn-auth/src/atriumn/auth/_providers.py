@@ -23,7 +23,9 @@ from atriumn.core import (
     AsyncTransport,
     AuthenticationError,
     ConfigurationError,
+    FileTokenStore,
     KeyringTokenStore,
+    NoCredentialsError,
     Operation,
     TokenCache,
     TokenFlow,
@@ -35,10 +37,17 @@ from atriumn.core import (
 from . import _operations as ops
 from . import _validate as v
 
-__all__ = ["ClientCredentials", "DefaultCredential", "UserSession"]
+__all__ = ["ClientCredentials", "DefaultCredential", "UserSession", "session_store"]
 
 #: The keyring service name sessions are stored under (one entry per profile: ``session:<profile>``).
 KEYRING_SERVICE = "atriumn"
+
+
+def session_store(environ: Mapping[str, str] | None = None) -> TokenStore:
+    """Where signed-in sessions are kept: the OS keyring when a backend works, else a file readable only by
+    you (``ATRIUMN_CREDENTIALS_FILE``, else ``$XDG_CONFIG_HOME/atriumn/credentials.json``), as ``gh`` and the
+    AWS CLI do on machines without a desktop keyring."""
+    return KeyringTokenStore(KEYRING_SERVICE, fallback=FileTokenStore(service=KEYRING_SERVICE, environ=environ))
 
 
 def _base_url(base_url: str | None, environ: Mapping[str, str] | None) -> str:
@@ -123,16 +132,18 @@ class UserSession(TokenProvider):
     Create one with :meth:`login` (or :meth:`alogin`), from a stored profile with :meth:`from_profile`, or
     from tokens you already hold (``UserSession(token=...)`` / ``UserSession(refresh_token=...)``).
 
-    With ``profile=...`` the session (its refresh token) is kept in the OS keyring under that name, so a
-    second process starts signed in: ``UserSession.from_profile("default")``. :meth:`logout` revokes the
-    session on the server and forgets it locally (and in the keyring).
+    With ``profile=...`` the session (its refresh token) is kept under that name — in the OS keyring, or in a
+    file readable only by you where no keyring works (:func:`session_store`) — so a second process starts
+    signed in: ``UserSession.from_profile("default")``. :meth:`logout` revokes the session on the server and
+    forgets it locally and where it was kept.
 
     Args:
         token: the current tokens, as an :class:`~atriumn.core.AccessToken`.
         refresh_token: only a refresh token (the first use refreshes).
         base_url: the auth server (else ``ATRIUMN_API_BASE_URL``, else the Atriumn API).
-        profile: persist the session under this keyring profile name.
-        store: where to persist (default: :class:`~atriumn.core.KeyringTokenStore` when ``profile`` is given).
+        profile: persist the session under this profile name.
+        store: where to persist (default when ``profile`` is given: :func:`session_store` — the OS keyring,
+            or the credentials file on machines without a working keyring).
     """
 
     def __init__(
@@ -149,7 +160,7 @@ class UserSession(TokenProvider):
         self.profile = None if profile is None else v.text("profile", profile)
         if self.profile is not None:
             self.cache_key = _profile_key(self.profile)
-            store = store if store is not None else KeyringTokenStore(KEYRING_SERVICE)
+            store = store if store is not None else session_store()
         if store is not None:
             TokenCache(self, store=store)  # becomes self.cache
         if token is None and refresh_token is not None:
@@ -212,7 +223,7 @@ class UserSession(TokenProvider):
             ConfigurationError: when no session is saved under that profile.
         """
         v.text("profile", profile)
-        store = store if store is not None else KeyringTokenStore(KEYRING_SERVICE)
+        store = store if store is not None else session_store()
         saved = store.load(_profile_key(profile))
         if saved is None or not (saved.refresh_token or saved.value):
             raise ConfigurationError(
@@ -295,10 +306,13 @@ class DefaultCredential(TokenProvider):
 
     1. ``api_key=`` (an API key, sent as a bearer token), or ``client_id=`` + ``client_secret=``;
     2. ``ATRIUMN_API_KEY``; then ``ATRIUMN_CLIENT_ID`` + ``ATRIUMN_CLIENT_SECRET`` (+ ``ATRIUMN_SCOPE``);
-    3. the session saved in the OS keyring under ``profile`` (else ``ATRIUMN_PROFILE``, else ``"default"``).
+    3. the session saved under ``profile`` (else ``ATRIUMN_PROFILE``, else ``"default"``) by
+       ``atriumn auth login`` or ``UserSession.login(..., profile=...)``: in the OS keyring, or in the
+       credentials file on machines without one (see :func:`session_store`).
 
     The choice is made on first use (or by :meth:`resolve`); when nothing is found, one
-    :class:`~atriumn.core.ConfigurationError` lists what was tried and how to fix it.
+    :class:`~atriumn.core.NoCredentialsError` lists every source tried and why it did not apply.
+    Every Atriumn service client uses this chain when given no ``credentials=``.
     """
 
     def __init__(
@@ -361,18 +375,17 @@ class DefaultCredential(TokenProvider):
             tried.append(f"ATRIUMN_CLIENT_ID + ATRIUMN_CLIENT_SECRET: {missing} is not set")
         else:
             tried.append("ATRIUMN_CLIENT_ID + ATRIUMN_CLIENT_SECRET: not set")
-        store = self._store if self._store is not None else KeyringTokenStore(KEYRING_SERVICE)
+        store = self._store if self._store is not None else session_store(self._environ)
         try:
             return UserSession.from_profile(self.profile, base_url=self.base_url, store=store)
         except ConfigurationError:
-            tried.append(f"keyring profile {self.profile!r} (service {KEYRING_SERVICE!r}): no saved session")
-        lines = "\n".join(f"  - {t}" for t in tried)
-        raise ConfigurationError(
-            "no Atriumn credentials found. Tried, in order:\n"
-            f"{lines}\n"
-            "Fix one of: pass api_key= or client_id= and client_secret=; set ATRIUMN_API_KEY; set "
-            "ATRIUMN_CLIENT_ID and ATRIUMN_CLIENT_SECRET; or sign in once with "
-            f"UserSession.login(username=..., password=..., profile={self.profile!r})."
+            where = getattr(store, "location", repr(store))
+            tried.append(f"the session saved for profile {self.profile!r} (in {where}): none saved")
+        raise NoCredentialsError(
+            tried,
+            "Fix one of: pass credentials= (api_key= or client_id= and client_secret= to DefaultCredential); set "
+            "ATRIUMN_API_KEY; set ATRIUMN_CLIENT_ID and ATRIUMN_CLIENT_SECRET; or sign in once with "
+            f"UserSession.login(username=..., password=..., profile={self.profile!r}) or `atriumn auth login`.",
         )
 
     @property

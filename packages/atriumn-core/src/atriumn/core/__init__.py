@@ -12,16 +12,13 @@ from ._breaker import CircuitBreaker, CircuitBreakerPolicy, CircuitState
 from ._clients import AsyncServiceClient, ServiceClient
 from ._config import DEFAULT_BASE_URL, parse_duration
 from ._credentials import (
-    AccessToken,
     ApiKey,
     EnvironmentToken,
-    KeyringTokenStore,
-    MemoryTokenStore,
     StaticToken,
     TokenCache,
     TokenFlow,
     TokenProvider,
-    TokenStore,
+    default_credentials,
 )
 from ._errors import (
     APIError,
@@ -34,6 +31,7 @@ from ._errors import (
     ConnectError,
     DecodeError,
     NetworkError,
+    NoCredentialsError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -50,7 +48,9 @@ from ._ratelimit import RateLimit
 from ._redact import Scrubber, redact_body, redact_headers, redact_url
 from ._retry import RetryBudget, RetryPolicy, parse_retry_after
 from ._serde import converter_for, structure, unstructure
+from ._stores import FileTokenStore, KeyringTokenStore, MemoryTokenStore, default_credentials_path
 from ._telemetry import TransportStats, enable_debug_logging
+from ._tokens import AccessToken, TokenStore
 from ._transport import AsyncTransport, PoolLimits, Transport, register_component
 from ._version import __version__
 
@@ -76,9 +76,11 @@ __all__ = [
     "ConnectError",
     "DecodeError",
     "EnvironmentToken",
+    "FileTokenStore",
     "KeyringTokenStore",
     "MemoryTokenStore",
     "NetworkError",
+    "NoCredentialsError",
     "NotFoundError",
     "Operation",
     "Page",
@@ -106,6 +108,8 @@ __all__ = [
     "ValidationError",
     "__version__",
     "converter_for",
+    "default_credentials",
+    "default_credentials_path",
     "enable_debug_logging",
     "parse_duration",
     "parse_retry_after",

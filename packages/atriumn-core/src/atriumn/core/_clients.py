@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TypeVar
 
-from ._credentials import TokenProvider
+from ._credentials import TokenProvider, default_credentials
 from ._transport import AsyncTransport, Transport
 
 __all__ = ["AsyncServiceClient", "ServiceClient"]
@@ -23,7 +23,11 @@ class ServiceClient:
 
     Args:
         base_url: the service's base URL (else ``ATRIUMN_API_BASE_URL``, else the Atriumn API).
-        credentials: a :class:`TokenProvider` (sent only to the base URL's origin).
+        credentials: a :class:`TokenProvider` (sent only to the base URL's origin). Default, when neither this
+            nor ``transport`` is given: :func:`default_credentials` — ``ATRIUMN_API_KEY``, client credentials
+            from the environment, or the session saved by ``atriumn auth login`` (with ``atriumn-auth``
+            installed); a call that needs a token and finds none raises :class:`NoCredentialsError` listing
+            what was tried, before sending.
         transport: a shared :class:`Transport`; the client shares its pool and does not close it (it
             derives one with ``with_options`` when ``base_url`` or ``credentials`` differ).
         deadline: overall deadline per call, in seconds; max_retries: retries per call.
@@ -38,6 +42,8 @@ class ServiceClient:
         deadline: float | None = None,
         max_retries: int | None = None,
     ) -> None:
+        if credentials is None and transport is None:
+            credentials = default_credentials()
         self._transport, self._owns_transport = Transport.for_client(
             transport, base_url=base_url, credentials=credentials, deadline=deadline, max_retries=max_retries
         )
@@ -76,6 +82,8 @@ class AsyncServiceClient:
         deadline: float | None = None,
         max_retries: int | None = None,
     ) -> None:
+        if credentials is None and transport is None:
+            credentials = default_credentials()
         self._transport, self._owns_transport = AsyncTransport.for_client(
             transport, base_url=base_url, credentials=credentials, deadline=deadline, max_retries=max_retries
         )

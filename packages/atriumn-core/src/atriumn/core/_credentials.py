@@ -22,207 +22,36 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import dataclasses
-import json
+import functools
 import logging
 import os
 import threading
 import time
-import warnings
 from collections.abc import Callable, Generator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, NoCredentialsError
 from ._operation import Operation
+from ._stores import MemoryTokenStore
+from ._tokens import AccessToken, TokenStore
 
 if TYPE_CHECKING:
     import asyncio
 
 __all__ = [
-    "AccessToken",
     "ApiKey",
     "EnvironmentToken",
-    "KeyringTokenStore",
-    "MemoryTokenStore",
     "StaticToken",
     "TokenCache",
     "TokenFlow",
     "TokenProvider",
-    "TokenStore",
+    "default_credentials",
 ]
 
 logger = logging.getLogger("atriumn.core.credentials")
 
 #: A token flow: yields operations to send, receives their results, returns the token.
 TokenFlow = Generator[Operation[Any], Any, "AccessToken"]
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class AccessToken:
-    """A credential value with its expiry.
-
-    The value (and refresh token) never appear in ``repr``, logs or spans.
-
-    Attributes:
-        value: the token or key.
-        expires_at: expiry as a Unix timestamp (wall clock, so it survives persistence); None = never.
-        refresh_token: a refresh token issued with it, if any.
-        scope: the granted scope, if the server said.
-    """
-
-    value: str = dataclasses.field(repr=False)
-    expires_at: float | None = None
-    refresh_token: str | None = dataclasses.field(default=None, repr=False)
-    scope: str | None = None
-
-    def expires_in(self, now: float | None = None) -> float:
-        """Seconds until expiry (infinite when the token does not expire)."""
-        if self.expires_at is None:
-            return float("inf")
-        return self.expires_at - (time.time() if now is None else now)
-
-    def to_json(self) -> str:
-        """Serialise for a :class:`TokenStore`."""
-        return json.dumps(dataclasses.asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> AccessToken:
-        """The inverse of :meth:`to_json`."""
-        doc = json.loads(text)
-        return cls(**{k: doc.get(k) for k in ("value", "expires_at", "refresh_token", "scope")})
-
-
-class TokenStore(Protocol):
-    """Where tokens survive between calls (and, for the keyring, between processes)."""
-
-    def load(self, key: str) -> AccessToken | None:
-        """The stored token for ``key``, or None."""
-
-    def save(self, key: str, token: AccessToken) -> None:
-        """Store ``token`` under ``key``."""
-
-    def delete(self, key: str) -> None:
-        """Forget ``key`` (no error when absent)."""
-
-
-class MemoryTokenStore:
-    """A process-local :class:`TokenStore`."""
-
-    def __init__(self) -> None:
-        self._tokens: dict[str, AccessToken] = {}
-        self._lock = threading.Lock()
-
-    def load(self, key: str) -> AccessToken | None:
-        """The stored token for ``key``, or None."""
-        with self._lock:
-            return self._tokens.get(key)
-
-    def save(self, key: str, token: AccessToken) -> None:
-        """Store ``token`` under ``key``."""
-        with self._lock:
-            self._tokens[key] = token
-
-    def delete(self, key: str) -> None:
-        """Forget ``key``."""
-        with self._lock:
-            self._tokens.pop(key, None)
-
-    def __repr__(self) -> str:
-        return f"MemoryTokenStore(<{len(self._tokens)} tokens>)"
-
-
-class KeyringTokenStore:
-    """A :class:`TokenStore` in the OS keyring (``keyring``, imported on first use).
-
-    When no keyring backend works (a server without a desktop session), it warns once and keeps tokens
-    in memory instead, so nothing fails because persistence is unavailable.
-
-    Args:
-        service: the keyring service name entries are stored under.
-    """
-
-    def __init__(self, service: str = "atriumn") -> None:
-        self.service = service
-        self._fallback: MemoryTokenStore | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def persistent(self) -> bool:
-        """Whether tokens really reach the keyring (False after falling back to memory)."""
-        return self._backend() is not None
-
-    def _backend(self) -> Any:
-        if self._fallback is not None:
-            return None
-        try:
-            import keyring
-            import keyring.backends.fail
-            import keyring.errors
-
-            backend = keyring.get_keyring()
-            if isinstance(backend, keyring.backends.fail.Keyring) or backend.priority <= 0:
-                raise keyring.errors.NoKeyringError(f"no usable keyring backend ({type(backend).__name__})")
-        except Exception as exc:
-            self._degrade(exc)
-            return None
-        return keyring
-
-    def _degrade(self, exc: BaseException) -> None:
-        with self._lock:
-            if self._fallback is None:
-                self._fallback = MemoryTokenStore()
-                warnings.warn(
-                    f"no working OS keyring ({type(exc).__name__}); tokens are kept in memory only "
-                    "and will not survive this process",
-                    RuntimeWarning,
-                    stacklevel=4,
-                )
-
-    def load(self, key: str) -> AccessToken | None:
-        """The stored token for ``key``, or None (a corrupt entry reads as None)."""
-        kr = self._backend()
-        if kr is None:
-            assert self._fallback is not None
-            return self._fallback.load(key)
-        try:
-            text = kr.get_password(self.service, key)
-        except Exception as exc:
-            self._degrade(exc)
-            return self.load(key)
-        if text is None:
-            return None
-        try:
-            return AccessToken.from_json(text)
-        except (ValueError, TypeError):
-            logger.warning("ignoring an unreadable keyring entry", extra={"atriumn.key": key})
-            return None
-
-    def save(self, key: str, token: AccessToken) -> None:
-        """Store ``token`` under ``key``."""
-        kr = self._backend()
-        if kr is None:
-            assert self._fallback is not None
-            self._fallback.save(key, token)
-            return
-        try:
-            kr.set_password(self.service, key, token.to_json())
-        except Exception as exc:
-            self._degrade(exc)
-            self.save(key, token)
-
-    def delete(self, key: str) -> None:
-        """Forget ``key``."""
-        kr = self._backend()
-        if kr is None:
-            assert self._fallback is not None
-            self._fallback.delete(key)
-            return
-        # An absent entry raises PasswordDeleteError: there is nothing to forget then.
-        with contextlib.suppress(Exception):
-            kr.delete_password(self.service, key)
-
-    def __repr__(self) -> str:
-        return f"KeyringTokenStore(service={self.service!r})"
 
 
 _CACHE_CREATION = threading.Lock()
@@ -348,7 +177,7 @@ class EnvironmentToken(TokenProvider):
             value = env.get(name, "").strip()
             if value:
                 return AccessToken(value=value)
-        raise ConfigurationError(f"no credential: set one of {', '.join(self.names)}")
+        raise NoCredentialsError([f"{name}: not set" for name in self.names], f"Set {' or '.join(self.names)}.")
         yield  # pragma: no cover
 
     def __repr__(self) -> str:
@@ -575,3 +404,50 @@ class TokenCache:
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+class _ApiKeyFromEnvironment(EnvironmentToken):
+    """``ATRIUMN_API_KEY``: the default credential when ``atriumn-auth`` (client credentials, saved sessions) is
+    not installed."""
+
+    def token_flow(self) -> TokenFlow:
+        """Read ``ATRIUMN_API_KEY``; when unset, say what else would work."""
+        env = os.environ if self._environ is None else self._environ
+        value = env.get("ATRIUMN_API_KEY", "").strip()
+        if value:
+            return AccessToken(value=value)
+        raise NoCredentialsError(
+            [
+                "ATRIUMN_API_KEY: not set",
+                "ATRIUMN_CLIENT_ID + ATRIUMN_CLIENT_SECRET, and sessions saved by `atriumn auth login`: "
+                "need atriumn-auth, which is not installed",
+            ],
+            "Set ATRIUMN_API_KEY, pass credentials=, or install atriumn-auth (pip install atriumn-auth).",
+        )
+        yield  # pragma: no cover
+
+
+@functools.lru_cache(maxsize=1)
+def _default_factory() -> Callable[..., TokenProvider] | None:
+    """The ``default`` entry point of the ``atriumn.credentials`` group (atriumn-auth's chain), if installed."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="atriumn.credentials"):
+        if ep.name == "default":
+            factory: Callable[..., TokenProvider] = ep.load()
+            return factory
+    return None
+
+
+def default_credentials(environ: Mapping[str, str] | None = None) -> TokenProvider:
+    """The credential a client uses when given none: the default chain of the installed distributions.
+
+    With ``atriumn-auth`` installed, its ``DefaultCredential`` (arguments → ``ATRIUMN_API_KEY`` →
+    ``ATRIUMN_CLIENT_ID`` + ``ATRIUMN_CLIENT_SECRET`` → the session saved by ``atriumn auth login``); without
+    it, ``ATRIUMN_API_KEY``. Nothing is looked up until a call needs a token; when nothing is found, that call
+    raises :class:`NoCredentialsError` listing every source tried, before sending.
+    """
+    factory = _default_factory()
+    if factory is None:
+        return _ApiKeyFromEnvironment("ATRIUMN_API_KEY", environ=environ)
+    return factory(environ=environ)

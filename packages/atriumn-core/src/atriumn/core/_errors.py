@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "ConnectError",
     "DecodeError",
     "NetworkError",
+    "NoCredentialsError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -54,6 +55,24 @@ class ConfigurationError(ValidationError):
 
     The message names the argument or variable.
     """
+
+
+class NoCredentialsError(ConfigurationError):
+    """No credential was found for a call that needs one; raised before anything is sent.
+
+    Attributes:
+        tried: every source tried, in order, each with why it did not apply.
+        fix: what to do, for Python code (the ``atriumn`` command says it in its own terms).
+    """
+
+    def __init__(self, tried: Sequence[str], fix: str) -> None:
+        self.tried = tuple(tried)
+        self.fix = fix
+        lines = "\n".join(f"  - {t}" for t in self.tried)
+        super().__init__(f"no Atriumn credentials found. Tried, in order:\n{lines}\n{fix}")
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.tried, self.fix))
 
 
 class APIError(AtriumnError):

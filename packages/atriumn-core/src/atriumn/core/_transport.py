@@ -26,7 +26,7 @@ import httpx2
 
 from ._breaker import BreakerRegistry, CircuitBreakerPolicy
 from ._config import env_duration, env_int, resolve_base_url
-from ._credentials import AccessToken, TokenProvider
+from ._credentials import TokenProvider
 from ._errors import ConfigurationError
 from ._operation import Operation
 from ._pipeline import Authenticate, PipelineConfig, Send, Sleep, Timeouts, call_flow, origin_of
@@ -39,6 +39,7 @@ from ._telemetry import (
     install_httpx_log_filter,
     instruments,
 )
+from ._tokens import AccessToken
 from ._version import __version__
 
 if TYPE_CHECKING:
