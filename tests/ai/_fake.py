@@ -171,6 +171,8 @@ def make_app(state: FakeState) -> Starlette:
         tools = [(t["function"]["name"], t["function"].get("parameters") or {}) for t in body.get("tools") or []]
         rf = body.get("response_format") or {}
         schema = (rf.get("json_schema") or {}).get("schema") if rf.get("type") == "json_schema" else None
+        if rf.get("type") == "json_object":  # JSON mode: any object
+            schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
         return Turn(texts, tools, schema, tool_result)
 
     def openai_error(status: int) -> JSONResponse:

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from atriumn.ai import AIClient, AsyncAIClient, Prompt, PromptVariable
-from atriumn.core import AuthenticationError, NotFoundError, StaticToken, UnprocessableEntityError
+from atriumn.core import AuthenticationError, NoCredentialsError, NotFoundError, StaticToken, UnprocessableEntityError
 
 from ._fake import FakeServer
 
@@ -80,8 +80,14 @@ def test_run_task_and_detail_errors(ai: AIClient, fake: FakeServer) -> None:
     with pytest.raises(UnprocessableEntityError) as err:
         ai.run_task(app="demo", task="explode", input=None)
     assert err.value.description == "task failed: exploded"
-    with AIClient(base_url=fake.url, max_retries=0) as anonymous, pytest.raises(AuthenticationError) as auth:
-        anonymous.run_task(app="demo", task="x", input=1)
+    with AIClient(base_url=fake.url, max_retries=0) as anonymous, pytest.raises(NoCredentialsError):
+        anonymous.run_task(app="demo", task="x", input=1)  # no credential anywhere: refused before sending
+    wrong = StaticToken("not-the-token")
+    with (
+        AIClient(base_url=fake.url, max_retries=0, credentials=wrong) as ai2,
+        pytest.raises(AuthenticationError) as auth,
+    ):
+        ai2.run_task(app="demo", task="x", input=1)
     assert "Not authenticated" in str(auth.value)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from atriumn.ai import AIClient, AsyncAIClient, PromptVariable
-from atriumn.core import AuthenticationError, BadRequestError, NotFoundError
+from atriumn.core import AuthenticationError, BadRequestError, NoCredentialsError, NotFoundError, StaticToken
 
 
 def _credentials(sandbox: Any) -> Any:
@@ -48,7 +48,10 @@ def test_prompts_round_trip(atriumn_sandbox: Any) -> None:
         assert result["model"] == "m"
         with pytest.raises(BadRequestError):
             ai.run_task(app="demo", task="summarise", input="x", options=["not", "an", "object"])  # type: ignore[arg-type]
-    with AIClient(base_url=atriumn_sandbox.url, max_retries=0) as anonymous, pytest.raises(AuthenticationError):
+    wrong = AIClient(base_url=atriumn_sandbox.url, max_retries=0, credentials=StaticToken("not-a-token"))
+    with wrong, pytest.raises(AuthenticationError):
+        wrong.list_prompts().first_page()
+    with AIClient(base_url=atriumn_sandbox.url, max_retries=0) as anonymous, pytest.raises(NoCredentialsError):
         anonymous.list_prompts().first_page()
 
 

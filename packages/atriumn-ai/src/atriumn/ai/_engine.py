@@ -369,6 +369,7 @@ class Engine:
                 response_type=response_format.type,
                 response_strict=response_format.strict,
                 response_description=response_format.description,
+                response_json=response_format.json_mode,
                 extra_body=params.get("extra_body"),
                 record_content=self.record_content,
                 replay_unsafe=self.replay_unsafe if replay_unsafe is None else replay_unsafe,
@@ -442,14 +443,14 @@ class Call:
     def from_cache(self, entry: CacheEntry) -> ChatResponse:
         """A cache hit as this call's response (structured output parsed again: classes are not stored)."""
         response = attrs.evolve(entry.response, cached=True)
-        if self.req.response_schema is not None:
+        if self.req.response_schema is not None or self.req.response_json:
             response = attrs.evolve(response, parsed=self.parse_structured(response))
         return response
 
     def worst_case(self) -> float | None:
         """The highest cost this request could have (about 3 characters a token, every output token used)."""
         text = sum(len(m.text) for m in self.req.messages) + len(self.req.system or "")
-        text += sum(len(json.dumps(dict(t.parameters))) + len(t.description) for t in self.req.tools)
+        text += sum(len(json.dumps(dict(t.parameters or {}))) + len(t.description or "") for t in self.req.tools)
         from .providers.anthropic import DEFAULT_MAX_TOKENS
 
         return self.engine.prices.worst_case(
@@ -463,7 +464,7 @@ class Call:
         latency = time.perf_counter() - self.start
         cost = self.engine.prices.cost(self.req.full_model, response.usage)
         parsed = None
-        if self.req.response_schema is not None:
+        if self.req.response_schema is not None or self.req.response_json:
             try:
                 parsed = self.parse_structured(response)
             except StructuredOutputError:
@@ -485,7 +486,8 @@ class Call:
         return response
 
     def parse_structured(self, response: ChatResponse) -> Any:
-        """The structured output: JSON checked against the schema, then structured into the attrs class."""
+        """The structured output: JSON checked against the schema, then structured into the attrs class (in
+        JSON mode, any JSON object)."""
         text = response.text.strip()
         if text.startswith("```"):
             text = text.strip("`").removeprefix("json").strip()
@@ -496,9 +498,14 @@ class Call:
                 f"{self.req.full_model} returned text that is not JSON ({exc}); expected {self.req.response_name}",
                 text=response.text,
             ) from None
+        if self.req.response_schema is None:  # JSON mode: any JSON object
+            if not isinstance(data, dict):
+                raise StructuredOutputError(
+                    f"{self.req.full_model} returned JSON that is not an object (JSON mode)", text=response.text
+                )
+            return data
         from ._validate import first_error
 
-        assert self.req.response_schema is not None
         problem = first_error(data, self.req.response_schema)
         if problem is not None:
             path, message = problem

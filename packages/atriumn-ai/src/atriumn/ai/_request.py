@@ -47,6 +47,7 @@ class ChatRequest:
     response_type: Any = None
     response_strict: bool | None = None
     response_description: str | None = None
+    response_json: bool = False
     extra_body: Mapping[str, Any] | None = None
     # Call options (not part of the request's meaning, nor of its cache key):
     record_content: bool = False
@@ -90,6 +91,7 @@ class ChatRequest:
             "response_schema": self.response_schema,
             "response_strict": self.response_strict,
             "response_description": self.response_description,
+            "response_json": self.response_json,
             "response_typed": self.response_type is not None,
             "extra_body": self.extra_body,
         }
@@ -117,12 +119,12 @@ def _message_doc(m: Message) -> dict[str, Any]:
 def tool_call_from_text(id: str, name: str, text: str) -> ToolCall:
     """A tool call whose arguments came as JSON text: parsed when they are a JSON object, and the text kept
     as received either way (see :attr:`ToolCall.raw_arguments`)."""
-    if not text.strip():
-        return ToolCall(id=id, name=name)
-    try:
-        arguments = json.loads(text)
-    except ValueError:
-        arguments = {}
+    arguments: Any = {}
+    if text.strip():
+        try:
+            arguments = json.loads(text)
+        except ValueError:
+            arguments = {}
     return ToolCall(id=id, name=name, arguments=arguments if isinstance(arguments, dict) else {}, raw_arguments=text)
 
 
@@ -182,7 +184,7 @@ def normalize_messages(messages: str | Message | Mapping[str, Any] | Iterable[An
             )
             out.append(
                 Message(
-                    role="system" if role == "developer" else role,
+                    role=role,
                     content=_parts(m.get("content")),
                     tool_calls=calls,
                     tool_call_id=m.get("tool_call_id"),
@@ -217,16 +219,19 @@ def _tool_from_dict(t: Mapping[str, Any], i: int) -> Tool:
     name = spec.get("name")
     if not isinstance(name, str) or not name:
         raise ValidationError(f"tools[{i}].name: required")
-    parameters = spec.get("parameters") or spec.get("input_schema") or {"type": "object", "properties": {}}
-    if not isinstance(parameters, Mapping):
+    parameters = spec.get("parameters", spec.get("input_schema"))
+    if parameters is not None and not isinstance(parameters, Mapping):
         raise ValidationError(f"tools[{i}].parameters: expected a JSON Schema object")
+    description = spec.get("description")
+    if description is not None and not isinstance(description, str):
+        raise ValidationError(f"tools[{i}].description: expected a string")
     strict = spec.get("strict")
     if strict is not None and not isinstance(strict, bool):
         raise ValidationError(f"tools[{i}].strict: expected true or false, got {strict!r}")
     extra = {k: v for k, v in spec.items() if k not in known}
     return Tool(
         name=name,
-        description=str(spec.get("description") or ""),
+        description=description,
         parameters=parameters,
         strict=strict,
         provider_fields={wire: extra} if extra else {},
@@ -265,11 +270,13 @@ class ResponseFormat:
     type: Any = None
     strict: bool | None = None
     description: str | None = None
+    json_mode: bool = False
 
 
 def normalize_response_format(response_format: Any) -> ResponseFormat:
     """The :class:`ResponseFormat` of a JSON Schema dict, an OpenAI ``response_format`` dict
-    (``{"type": "json_schema", "json_schema": {"name", "schema", "strict", "description"}}``), or an attrs class."""
+    (``{"type": "json_schema", "json_schema": {"name", "schema", "strict", "description"}}``, JSON mode
+    ``{"type": "json_object"}`` or ``{"type": "text"}``), or an attrs class."""
     if response_format is None:
         return ResponseFormat()
     if isinstance(response_format, type):
@@ -281,7 +288,12 @@ def normalize_response_format(response_format: Any) -> ResponseFormat:
 
         return ResponseFormat(schema_for_type(response_format), response_format.__name__, response_format)
     if isinstance(response_format, Mapping):
-        if response_format.get("type") == "json_schema" and isinstance(response_format.get("json_schema"), Mapping):
+        kind = response_format.get("type")
+        if kind == "json_object":  # OpenAI's JSON mode: any JSON object, no schema
+            return ResponseFormat(json_mode=True)
+        if kind == "text" and len(response_format) == 1:
+            return ResponseFormat()
+        if kind == "json_schema" and isinstance(response_format.get("json_schema"), Mapping):
             js = response_format["json_schema"]
             strict = js.get("strict")
             if strict is not None and not isinstance(strict, bool):

@@ -90,11 +90,13 @@ class Message:
     """One conversation message.
 
     Attributes:
-        role: ``system``, ``user``, ``assistant`` or ``tool``.
+        role: ``system``, ``user``, ``assistant``, ``tool``, or ``developer`` (OpenAI's name for system
+            instructions to reasoning models: sent as ``developer`` to OpenAI, as system text elsewhere).
         content: text, or a sequence of parts.
         tool_calls: on assistant messages, the calls the model made.
         tool_call_id: on tool messages, the call this result answers.
-        name: on tool messages, the function's name (Gemini needs it; found from the call when omitted).
+        name: on tool messages, the function's name (Gemini needs it; found from the call when omitted); on
+            other messages, OpenAI's participant name (sent to OpenAI, Groq and compatible servers only).
         is_error: on tool messages, whether the tool failed.
     """
 
@@ -140,8 +142,9 @@ class Tool:
 
     Attributes:
         name: the function name.
-        description: what it does (the model reads this).
-        parameters: a JSON Schema object for its arguments.
+        description: what it does (the model reads this); None sends none.
+        parameters: a JSON Schema object for its arguments; None sends none (a function without arguments;
+            Anthropic, which requires a schema, gets an empty object schema).
         strict: ask the provider to enforce the schema (OpenAI's and Groq's ``function.strict``, Anthropic's
             ``strict``; Gemini has no such switch). None leaves it to the provider.
         provider_fields: further fields of the definition, per wire format (``"openai"``, ``"anthropic"``),
@@ -152,8 +155,8 @@ class Tool:
     """
 
     name: str
-    description: str = ""
-    parameters: Mapping[str, Any] = attrs.field(factory=lambda: {"type": "object", "properties": {}})
+    description: str | None = None
+    parameters: Mapping[str, Any] | None = None
     strict: bool | None = None
     provider_fields: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     function: Callable[..., Any] | None = attrs.field(default=None, eq=False, repr=False)
@@ -167,7 +170,7 @@ class Tool:
         doc = (fn.__doc__ or "").strip()
         return cls(
             name=name or fn.__name__,
-            description=description if description is not None else doc.split("\n\n", 1)[0].strip(),
+            description=description if description is not None else (doc.split("\n\n", 1)[0].strip() or None),
             parameters=schema_for_callable(fn),
             function=fn,
             from_type=True,

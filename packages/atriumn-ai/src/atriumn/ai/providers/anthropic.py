@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from atriumn.ai._errors import stream_error
+from atriumn.ai._errors import UnsupportedParameterError, stream_error
 from atriumn.ai._request import ChatRequest, tool_call_from_text
 from atriumn.ai._sse import ServerSentEvent
 from atriumn.ai._types import (
@@ -86,7 +86,10 @@ def _content(m: Message, where: str) -> list[dict[str, Any]] | str:
 
 
 def _tool(t: Tool) -> dict[str, Any]:
-    tool: dict[str, Any] = {"name": t.name, "description": t.description, "input_schema": dict(t.parameters)}
+    schema = dict(t.parameters) if t.parameters is not None else {"type": "object", "properties": {}}
+    tool: dict[str, Any] = {"name": t.name, "input_schema": schema}  # the API requires a schema
+    if t.description is not None:
+        tool["description"] = t.description
     if t.strict is not None:
         tool["strict"] = t.strict
     tool.update(t.provider_fields.get("anthropic", {}))
@@ -108,7 +111,7 @@ class AnthropicAdapter(Adapter):
         system_texts = [req.system] if req.system else []
         messages: list[dict[str, Any]] = []
         for i, m in enumerate(req.messages):
-            if m.role == "system":
+            if m.role in ("system", "developer"):
                 system_texts.append(m.text)
                 continue
             if m.role == "tool":
@@ -152,6 +155,10 @@ class AnthropicAdapter(Adapter):
                 else {"type": req.tool_choice}
                 if req.tool_choice in ("auto", "none")
                 else {"type": "tool", "name": req.tool_choice}
+            )
+        if req.response_json:
+            raise UnsupportedParameterError(
+                "response_format", req.full_model, "Anthropic has no JSON mode without a schema: give a JSON Schema"
             )
         if req.response_schema is not None:
             body["output_config"] = {"format": {"type": "json_schema", "schema": dict(req.response_schema)}}

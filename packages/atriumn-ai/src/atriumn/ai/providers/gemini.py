@@ -81,7 +81,12 @@ def _tool_response(text: str, is_error: bool) -> dict[str, Any]:
 
 def _declaration(t: Tool) -> dict[str, Any]:
     """A function declaration (Gemini has no strict switch: ``Tool.strict`` does not apply)."""
-    return {"name": t.name, "description": t.description, "parametersJsonSchema": dict(t.parameters)}
+    declaration: dict[str, Any] = {"name": t.name}
+    if t.description is not None:
+        declaration["description"] = t.description
+    if t.parameters is not None:
+        declaration["parametersJsonSchema"] = dict(t.parameters)
+    return declaration
 
 
 class GeminiAdapter(Adapter):
@@ -98,7 +103,7 @@ class GeminiAdapter(Adapter):
         system_texts = [req.system] if req.system else []
         contents: list[dict[str, Any]] = []
         for i, m in enumerate(req.messages):
-            if m.role == "system":
+            if m.role in ("system", "developer"):
                 system_texts.append(m.text)
                 continue
             if m.role == "tool":
@@ -114,8 +119,11 @@ class GeminiAdapter(Adapter):
                     contents.append({"role": "user", "parts": [part]})
                 continue
             parts: list[dict[str, Any]] = []
-            if m.text:
-                parts.append({"text": m.text})
+            if isinstance(m.content, str):
+                if m.content:
+                    parts.append({"text": m.content})
+            else:  # each text part stays a part of its own, as given
+                parts.extend({"text": p.text} for p in m.content if isinstance(p, TextPart) and p.text)
             for j, c in enumerate(m.tool_calls):
                 names[c.id] = c.name
                 args = object_arguments(c, f"messages[{i}].tool_calls[{j}]", _P)
@@ -140,6 +148,8 @@ class GeminiAdapter(Adapter):
         if req.response_schema is not None:
             config["responseMimeType"] = "application/json"
             config["responseJsonSchema"] = dict(req.response_schema)
+        elif req.response_json:
+            config["responseMimeType"] = "application/json"
         if config:
             body["generationConfig"] = config
         if req.tools:

@@ -74,10 +74,12 @@ def _content_text(value: Any, path: str, provider: str) -> str:
     return text(value, path, provider)
 
 
-def _message(m: Message) -> dict[str, Any]:
+def _message(m: Message, developer: bool) -> dict[str, Any]:
     if m.role == "tool":
         return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.text}
-    out: dict[str, Any] = {"role": m.role}
+    out: dict[str, Any] = {"role": m.role if m.role != "developer" or developer else "system"}
+    if m.name:
+        out["name"] = m.name
     if m.role == "assistant" and m.tool_calls:
         out["content"] = m.text or None
         out["tool_calls"] = [
@@ -107,11 +109,17 @@ class OpenAIAdapter(Adapter):
         # Schemas generated from Python types go in the strict form OpenAI's own helpers send; other servers'
         # support for strict mode varies by model, so they get the schema as generated.
         self._strict_types = self.name == "openai"
+        # OpenAI takes the ``developer`` role; Groq and compatible servers know only ``system``.
+        self._developer_role = self.name == "openai"
 
     def _tool(self, t: Tool) -> dict[str, Any]:
-        fn: dict[str, Any] = {"name": t.name, "description": t.description, "parameters": dict(t.parameters)}
+        fn: dict[str, Any] = {"name": t.name}
+        if t.description is not None:
+            fn["description"] = t.description
+        if t.parameters is not None:
+            fn["parameters"] = dict(t.parameters)
         strict = t.strict
-        if t.from_type and self._strict_types and strict is not False:
+        if t.from_type and t.parameters is not None and self._strict_types and strict is not False:
             fn["parameters"], strict = strict_schema(t.parameters), True
         if strict is not None:
             fn["strict"] = strict
@@ -132,7 +140,7 @@ class OpenAIAdapter(Adapter):
 
     def body(self, req: ChatRequest, *, stream: bool) -> dict[str, Any]:
         """The JSON body of a chat request."""
-        messages = [_message(m) for m in req.messages]
+        messages = [_message(m, self._developer_role) for m in req.messages]
         if req.system:
             messages.insert(0, {"role": "system", "content": req.system})
         body: dict[str, Any] = {"model": req.model, "messages": messages}
@@ -157,6 +165,8 @@ class OpenAIAdapter(Adapter):
                 body["tool_choice"] = {"type": "function", "function": {"name": req.tool_choice}}
         if req.response_schema is not None:
             body["response_format"] = self._response_format(req)
+        elif req.response_json:
+            body["response_format"] = {"type": "json_object"}
         if stream:
             body["stream"] = True
             if self.name != "groq":  # Groq reports streamed usage in x_groq.usage (its SDK has no stream_options)
