@@ -111,8 +111,12 @@ def test_login_whoami_ingest_list_logout_in_process(
     code, out, _ = run("auth", "logout")
     assert code == 0
     code, _, err = run("auth", "whoami")
-    assert code == 2  # nothing signed in: a configuration problem, said in one line
-    assert len(err.strip().splitlines()) == 1
+    assert code == 2  # nothing signed in: a configuration problem, with every source that was tried
+    lines = err.strip().splitlines()
+    assert lines[0] == "atriumn: no Atriumn credentials found. Tried, in order:"
+    assert any("ATRIUMN_API_KEY: not set" in line for line in lines)
+    assert lines[-1].startswith("Fix: run `atriumn auth login`")
+    assert "UserSession" not in err  # a CLI user is never told to call a Python function
 
 
 def test_api_error_is_one_line_with_request_id_and_exit_1(env: dict[str, str], user: str, monkeypatch: Any) -> None:

@@ -43,7 +43,7 @@ __all__ = ["ClientCredentials", "DefaultCredential", "UserSession", "session_sto
 KEYRING_SERVICE = "atriumn"
 
 
-def session_store(environ: Mapping[str, str] | None = None) -> TokenStore:
+def session_store(environ: Mapping[str, str] | None = None) -> KeyringTokenStore:
     """Where signed-in sessions are kept: the OS keyring when a backend works, else a file readable only by
     you (``ATRIUMN_CREDENTIALS_FILE``, else ``$XDG_CONFIG_HOME/atriumn/credentials.json``), as ``gh`` and the
     AWS CLI do on machines without a desktop keyring."""

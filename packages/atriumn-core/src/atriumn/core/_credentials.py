@@ -439,15 +439,16 @@ def _default_factory() -> Callable[..., TokenProvider] | None:
     return None
 
 
-def default_credentials(environ: Mapping[str, str] | None = None) -> TokenProvider:
+def default_credentials(environ: Mapping[str, str] | None = None, *, profile: str | None = None) -> TokenProvider:
     """The credential a client uses when given none: the default chain of the installed distributions.
 
     With ``atriumn-auth`` installed, its ``DefaultCredential`` (arguments → ``ATRIUMN_API_KEY`` →
     ``ATRIUMN_CLIENT_ID`` + ``ATRIUMN_CLIENT_SECRET`` → the session saved by ``atriumn auth login``); without
     it, ``ATRIUMN_API_KEY``. Nothing is looked up until a call needs a token; when nothing is found, that call
-    raises :class:`NoCredentialsError` listing every source tried, before sending.
+    raises :class:`NoCredentialsError` listing every source tried, before sending. ``profile`` names the saved
+    session to use (default: ``ATRIUMN_PROFILE``, else ``default``).
     """
     factory = _default_factory()
     if factory is None:
         return _ApiKeyFromEnvironment("ATRIUMN_API_KEY", environ=environ)
-    return factory(environ=environ)
+    return factory(environ=environ, profile=profile)

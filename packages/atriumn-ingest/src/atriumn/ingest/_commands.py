@@ -25,40 +25,40 @@ def register(sub: Any) -> None:
         p.add_argument("--wait", action="store_true", help="wait until processed")
 
     text = cmds.add_parser("text", help="ingest text (use - to read stdin)")
-    text.add_argument("text")
+    text.add_argument("text", help="the text to ingest, or - to read it from stdin")
     meta(text)
     text.set_defaults(handler=_text)
 
     url = cmds.add_parser("url", help="ingest a URL (fetched by the service)")
-    url.add_argument("url")
+    url.add_argument("url", help="an http(s) URL")
     meta(url)
     url.set_defaults(handler=_url)
 
     file = cmds.add_parser("file", help="ingest a file (multipart, streamed)")
-    file.add_argument("path")
-    file.add_argument("--content-type")
+    file.add_argument("path", help="the file to ingest")
+    file.add_argument("--content-type", help="its MIME type (default: guessed from the name)")
     meta(file)
     file.set_defaults(handler=_file)
 
     ls = cmds.add_parser("list", help="list content items")
-    ls.add_argument("--status")
-    ls.add_argument("--source-type")
+    ls.add_argument("--status", help="only items in this status (pending, processing, completed, failed)")
+    ls.add_argument("--source-type", help="only items from this kind of source (text, url, file)")
     ls.add_argument("--limit", type=int, default=50, help="stop after this many items (default 50)")
     ls.set_defaults(handler=_list)
 
     get = cmds.add_parser("get", help="show one content item")
-    get.add_argument("id")
+    get.add_argument("id", help="the content item's id")
     get.set_defaults(handler=_get)
 
     wait = cmds.add_parser("wait", help="wait until an item is processed")
-    wait.add_argument("id")
-    wait.add_argument("--timeout", type=float, default=60.0)
+    wait.add_argument("id", help="the content item's id")
+    wait.add_argument("--timeout", type=float, default=60.0, help="give up after this many seconds (default 60)")
     wait.set_defaults(handler=_wait)
 
     batch = cmds.add_parser("batch", help="ingest many URLs and files (and lines of text with --lines)")
     batch.add_argument("sources", nargs="*", help="URLs (http/https) and file paths")
     batch.add_argument("--lines", help="a file whose every non-empty line is ingested as text")
-    batch.add_argument("--concurrency", type=int, default=8)
+    batch.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
     batch.set_defaults(handler=_batch)
 
 
@@ -80,7 +80,8 @@ def _client(args: argparse.Namespace) -> Any:
 
 def _finish(client: Any, item: Any, args: argparse.Namespace, out: Output) -> None:
     if getattr(args, "wait", False):
-        item = client.wait_until_processed(item.id)
+        with out.busy(f"processing {item.id}…"):
+            item = client.wait_until_processed(item.id)
     out.data(item, human=f"{item.id}  {item.status}  {item.source_type or ''}")
 
 
@@ -134,7 +135,7 @@ def _get(args: argparse.Namespace, out: Output) -> int | None:
 
 
 def _wait(args: argparse.Namespace, out: Output) -> int | None:
-    with _client(args) as client:
+    with _client(args) as client, out.busy(f"processing {args.id}…"):
         item = client.wait_until_processed(args.id, timeout=args.timeout)
     out.data(item, human=f"{item.id}  {item.status}")
     return None
@@ -142,16 +143,13 @@ def _wait(args: argparse.Namespace, out: Output) -> int | None:
 
 @contextlib.contextmanager
 def _bar(out: Output, total: int) -> Iterator[Any]:
-    if out.json_mode:
-        yield None
-        return
-    try:
-        from ._progress import rich_batch_progress
+    """Batch progress on a terminal: done / total items (``rich`` when installed, else one plain line)."""
+    with out.progress("ingesting", unit="items") as update:
 
-        with rich_batch_progress(total) as progress:
-            yield progress
-    except ImportError:
-        yield None
+        def progress(p: Any) -> None:
+            update(p.done, total)
+
+        yield progress
 
 
 def _batch(args: argparse.Namespace, out: Output) -> int | None:
@@ -173,12 +171,22 @@ def _batch(args: argparse.Namespace, out: Output) -> int | None:
     with _client(args) as client, _bar(out, len(items)) as bar:
         results = client.ingest_batch(items, max_concurrency=args.concurrency, progress=bar)
     rows = [
-        {"index": r.index, "ok": r.ok, "id": r.item.id if r.item else None, "error": str(r.error) if r.error else None}
+        {
+            "index": r.index,
+            "ok": r.ok,
+            "id": r.item.id if r.item else None,
+            "status": r.item.status if r.item else "error",
+            "error": str(r.error) if r.error else None,
+        }
         for r in results
     ]
     failed = sum(1 for r in results if not r.ok)
-    out.data(rows, human=f"ingested {len(results) - failed} of {len(results)}; {failed} failed")
-    for r in results:
-        if r.error is not None:
-            out.note(f"  item {r.index}: {r.error}")
+
+    def table(rows: list[dict[str, Any]]) -> str:
+        lines = [f"{'#':>4}  {'ID':36}  {'STATUS':10}  ERROR"]
+        lines += [f"{r['index']:>4}  {r['id'] or '-':36}  {r['status']:10}  {r['error'] or ''}" for r in rows]
+        lines.append(f"ingested {len(rows) - failed} of {len(rows)}; {failed} failed")
+        return "\n".join(lines)
+
+    out.data(rows, human=table)
     return 1 if failed else None

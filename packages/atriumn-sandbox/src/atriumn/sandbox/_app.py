@@ -65,6 +65,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
+    from starlette.requests import ClientDisconnect
+
+    if isinstance(exc, ClientDisconnect):  # a client that gave up (a timeout during a `delay` fault): normal
+        logger.debug("client disconnected: %s %s", request.method, request.url.path)
+        return Response(status_code=499)
     logger.exception("unexpected error in the sandbox", exc_info=exc)
     return error_response(500, "internal error in the sandbox")
 

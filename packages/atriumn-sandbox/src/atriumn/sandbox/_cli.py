@@ -5,26 +5,47 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 from ._config import ENV_ADMIN_CLIENT_ID, ENV_ADMIN_CLIENT_SECRET, SandboxConfig
 
 __all__ = ["add_serve_arguments", "main", "serve"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: {message} — see `{self.prog} --help`\n")
+        raise SystemExit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="atriumn-sandbox", description="A local, offline Atriumn server.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="atriumn-sandbox", description="A local, offline Atriumn server.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_serve_arguments(sub.add_parser("serve", help="serve the sandbox until interrupted"))
     return parser
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535; 0 picks a free one)")
+    return port
 
 
 def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     """The options of ``serve`` (shared with ``atriumn sandbox serve``)."""
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=0, help="port to bind (default 0: a free port)")
+    serve.add_argument("--port", type=_port, default=0, help="port to bind (default 0: a free port)")
     serve.add_argument("--data-dir", type=Path, help="keep data here (default: a temporary directory)")
     serve.add_argument("--token-ttl", type=float, default=3600.0, help="access token lifetime, seconds")
     serve.add_argument("--refresh-token-ttl", type=float, default=30 * 24 * 3600.0, help="refresh token lifetime")
@@ -74,7 +95,9 @@ def serve(args: argparse.Namespace) -> None:
     print(f"ATRIUMN_API_BASE_URL={sandbox.url}", flush=True)
     print(f"admin client id:     {sandbox.admin_client_id}", flush=True)
     print(f"admin client secret: {sandbox.admin_client_secret}", flush=True)
-    print(f"data dir:            {sandbox.data_dir}", flush=True)
+    kept = args.data_dir is not None
+    print(f"data dir:            {sandbox.data_dir}" + ("" if kept else " (temporary: removed on exit)"), flush=True)
+    previous = _stop_on_sigterm()
     try:
         assert sandbox._thread is not None
         while sandbox._thread.is_alive():
@@ -82,7 +105,23 @@ def serve(args: argparse.Namespace) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        data_dir = sandbox.data_dir
         sandbox.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        print(f"stopped; the data is kept in {data_dir}" if kept else "stopped; temporary data removed", flush=True)
+
+
+def _stop_on_sigterm() -> Any:
+    """SIGTERM (how CI, containers and process managers stop a server) ends it like Ctrl-C: cleanly, with the
+    temporary data removed. Returns the previous handler (None when not in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 if __name__ == "__main__":

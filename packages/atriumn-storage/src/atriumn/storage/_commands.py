@@ -23,28 +23,32 @@ def register(sub: Any) -> None:
     up.add_argument("path", help="the file to upload")
     up.add_argument("--filename", help="the name to store it under (default: the file's name)")
     up.add_argument("--content-type", help="its MIME type (default: guessed from the name)")
-    up.add_argument("--tenant-id", help="the tenant to store it in")
-    up.set_defaults(handler=_upload)
+    up.add_argument("--tenant-id", help="the tenant to store it in (default: your credentials' tenant)")
+    up.set_defaults(handler=_upload, hint=_hint)
 
     down = cmds.add_parser("download", help="download an object to a file (atomically)")
     down.add_argument("key", help="the object's key (as upload printed it)")
     down.add_argument("destination", help="where to write it")
-    down.set_defaults(handler=_download)
+    down.set_defaults(handler=_download, hint=_hint)
+
+
+def _hint(exc: BaseException, args: argparse.Namespace) -> str | None:
+    """What to do, in the terms of the storage commands."""
+    from atriumn.core import NotFoundError, PermissionDeniedError
+
+    tenant = getattr(args, "tenant_id", None)
+    if isinstance(exc, PermissionDeniedError) and tenant:
+        return f"your credentials may not store objects for tenant {tenant!r} (--tenant-id): use your own tenant"
+    if isinstance(exc, NotFoundError) and getattr(args, "key", None):
+        return f"no object {args.key!r} in your tenant: check the key upload printed"
+    return None
 
 
 @contextlib.contextmanager
 def _bar(out: Output, description: str) -> Iterator[Any]:
-    """A rich progress bar when rich is installed and output is for a human; else no progress."""
-    if out.json_mode:
-        yield None
-        return
-    try:
-        from ._progress import rich_progress
-
-        with rich_progress(description) as progress:
-            yield progress
-    except ImportError:
-        yield None
+    """Transfer progress on a terminal, in bytes (``rich`` when installed, else one plain line)."""
+    with out.progress(description, unit="bytes") as update:
+        yield update
 
 
 def _upload(args: argparse.Namespace, out: Output) -> int | None:
