@@ -15,7 +15,6 @@ import sys
 import tempfile
 import time
 import uuid
-import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,7 +83,7 @@ def main() -> None:
         row("server", base_url + ("  (embedded sandbox)" if sandbox is not None else ""))
 
         # --- 1. account -------------------------------------------------------------------------------
-        from atriumn.auth import AuthClient, UserSession
+        from atriumn.auth import AuthClient, UserSession, session_store
 
         section("1. Account")
         email = f"demo-{uuid.uuid4().hex[:8]}@example.com"
@@ -94,11 +93,9 @@ def main() -> None:
             row("signed up", email)
             auth.confirm_signup(username=email, confirmation_code=confirmation_code(base_url, sandbox, email))
             row("confirmed", "with the code from the outbox" if sandbox is not None else "with your code")
-        with warnings.catch_warnings(record=True):
-            warnings.simplefilter("always")
-            session = UserSession.login(username=email, password=password, profile="quickstart")
-        kept = "the OS keyring" if getattr(session.cache.store, "persistent", False) else "memory (no OS keyring here)"
-        row("signed in", f"session in {kept}")
+        store = session_store()  # the OS keyring, or a file only you can read where no keyring works
+        session = UserSession.login(username=email, password=password, profile="quickstart", store=store)
+        row("signed in", f"session kept in {store.location}")
         with AuthClient(credentials=session) as auth:
             row("whoami", auth.me().username)
 
@@ -190,6 +187,8 @@ def chat_with_providers(base_url: str, prompt_text: str) -> None:
         "gemini:gemini-2.5-flash",
         "groq:llama-3.3-70b-versatile",
     ]
+    from atriumn.core.cli import format_money
+
     total = 0.0
     with ChatClient(**options) as client:
         for model in models:
@@ -205,7 +204,7 @@ def chat_with_providers(base_url: str, prompt_text: str) -> None:
             row(
                 model.split(":")[0],
                 f"{text!r}  {usage.input_tokens} in / {usage.output_tokens} out  "
-                f"${cost:.6f}  {response.latency * 1000:.0f}ms",
+                f"{format_money(cost)}  {response.latency * 1000:.0f}ms",
             )
         try:
             streamed = []
@@ -221,7 +220,20 @@ def chat_with_providers(base_url: str, prompt_text: str) -> None:
                 row("", f"finish {final.finish_reason!r}, same text as the whole: {final.text == ''.join(streamed)}")
         except Exception as exc:
             row("streamed", f"skipped: {type(exc).__name__}")
-    row("total cost", f"${total:.6f} (prices as of the bundled table)")
+    row("total cost", f"{format_money(total)} (prices as of the bundled table)")
+
+
+def fail(exc: BaseException) -> int:
+    """One line naming what failed and what to do (a traceback only for a bug)."""
+    from atriumn.core import AtriumnError, ConnectError, RequestTimeoutError
+
+    if not isinstance(exc, AtriumnError):
+        raise exc
+    message = str(exc).splitlines()[0]
+    if isinstance(exc, ConnectError | RequestTimeoutError):
+        message += " — check ATRIUMN_API_BASE_URL (unset it to run on the embedded sandbox)"
+    print(f"quickstart: {message}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":
@@ -229,3 +241,5 @@ if __name__ == "__main__":
         main()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        sys.exit(fail(exc))

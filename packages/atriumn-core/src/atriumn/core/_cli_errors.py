@@ -127,7 +127,7 @@ def _summary(exc: BaseException, hint: str | None) -> tuple[int, dict[str, Any],
         return EXIT_USAGE, {"type": "EOFError", "message": message}, hint or message
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""
-        message = f"{exc.strerror or type(exc).__name__}{where}"
+        message = f"{exc.strerror or str(exc) or type(exc).__name__}{where}"
         return EXIT_API_ERROR, {"type": type(exc).__name__, "message": message}, hint or message
     raise exc  # not ours to describe: a bug (see report)
 

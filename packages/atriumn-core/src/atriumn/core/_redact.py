@@ -122,7 +122,7 @@ def redact_body(body: bytes | str, content_type: str = "", limit: int = 2048, *,
     if "json" in content_type or stripped.startswith(("{", "[")):
         try:
             text = json.dumps(_redact_value(json.loads(text), response), ensure_ascii=False)
-        except ValueError:
+        except (ValueError, RecursionError):
             text = redact_text(text)
     elif "x-www-form-urlencoded" in content_type:
         pairs = parse_qsl(text, keep_blank_values=True)
@@ -276,7 +276,7 @@ def body_shape(body: bytes | str, content_type: str = "", limit: int = 2048) -> 
     raw = body.encode() if isinstance(body, str) else body
     try:
         doc = json.loads(raw)
-    except ValueError:
+        text = json.dumps(_shape(doc), ensure_ascii=False)
+    except (ValueError, RecursionError):
         return f"<{len(raw)} bytes of {content_type or 'data'}>"
-    text = json.dumps(_shape(doc), ensure_ascii=False)
     return text[:limit] + ("…" if len(text) > limit else "")

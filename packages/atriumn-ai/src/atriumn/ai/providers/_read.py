@@ -24,8 +24,8 @@ _EXCERPT = 300
 def _excerpt(value: Any) -> str:
     try:
         raw = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        raw = repr(value)
+    except (TypeError, ValueError, RecursionError):
+        raw = f"<{type(value).__name__}>"
     return redact_body(raw[:_EXCERPT], "application/json", limit=_EXCERPT, response=True)
 
 
@@ -79,11 +79,15 @@ def text(value: Any, path: str, provider: str) -> str:
     raise bad_shape(provider, path, "a string", value)
 
 
+#: No count of tokens or items is larger (2**53: what a JSON number holds exactly).
+MAX_COUNT = 2**53
+
+
 def count(value: Any, path: str, provider: str) -> int:
-    """A token count: a whole number >= 0 (a missing one reads as 0)."""
+    """A token count: a whole number from 0 to 2**53 (a missing one reads as 0)."""
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_COUNT:
         raise bad_shape(provider, path, "a count", value)
     if isinstance(value, float) and not value.is_integer():
         raise bad_shape(provider, path, "a whole number", value)
