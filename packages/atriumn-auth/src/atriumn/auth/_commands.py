@@ -90,7 +90,15 @@ def _ask(out: Output, prompt: str, given: str | None, *, secret: bool = False) -
     if given:
         return given.strip()
     out.stop_progress()
-    value = getpass.getpass(prompt) if secret and sys.stdin.isatty() else input(prompt)
+    if secret and sys.stdin.isatty():
+        value = getpass.getpass(prompt)
+    else:  # the prompt goes to stderr: stdout is for the command's output (JSON with --json)
+        out.stderr.write(prompt)
+        out.stderr.flush()
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        value = line.rstrip("\n")
     if not value.strip():
         raise ValidationError(f"{prompt.rstrip(': ')}: must not be empty")
     return value.strip() if not secret else value

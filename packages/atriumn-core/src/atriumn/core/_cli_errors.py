@@ -124,7 +124,7 @@ def _summary(exc: BaseException, hint: str | None) -> tuple[int, dict[str, Any],
         return EXIT_API_ERROR, {"type": type(exc).__name__, "message": first, "hint": hint}, f"{first} — {hint}"
     if isinstance(exc, EOFError):
         message = "the input ended before it was complete (stdin is closed or empty)"
-        return EXIT_USAGE, {"type": "EOFError", "message": message}, hint or message
+        return EXIT_USAGE, {"type": "EOFError", "message": message, "hint": hint}, hint or message
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""
         message = f"{exc.strerror or str(exc) or type(exc).__name__}{where}"

@@ -79,8 +79,8 @@ class FileTokenStore:
     """A :class:`TokenStore` in a JSON file that only the user may read (mode 0600 in a 0700 folder).
 
     For machines without a desktop keyring. Writes are atomic (a temporary file renamed over the old one)
-    and, on POSIX, serialised across processes with a lock file, so two processes saving different profiles
-    never lose one. A file that other users could read is tightened to 0600 when it is next written.
+    and, on POSIX, serialised across processes with a lock on the folder, so two processes saving different
+    profiles never lose one. A file that other users could read is tightened to 0600 when it is next written.
 
     Args:
         path: the file (default: :func:`default_credentials_path` — ``ATRIUMN_CREDENTIALS_FILE``, else the
@@ -166,7 +166,7 @@ class FileTokenStore:
             except ImportError:  # Windows: the rename is still atomic
                 yield
                 return
-            fd = os.open(str(self.path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(self.path.parent, os.O_RDONLY)  # lock the folder: no lock file left behind
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 yield

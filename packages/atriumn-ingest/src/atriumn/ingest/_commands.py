@@ -80,7 +80,7 @@ def _client(args: argparse.Namespace) -> Any:
 
 def _finish(client: Any, item: Any, args: argparse.Namespace, out: Output) -> None:
     if getattr(args, "wait", False):
-        with out.busy(f"processing {item.id}…"):
+        with out.busy(f"processing {item.id[:8]}…"):
             item = client.wait_until_processed(item.id)
     out.data(item, human=f"{item.id}  {item.status}  {item.source_type or ''}")
 
@@ -135,7 +135,7 @@ def _get(args: argparse.Namespace, out: Output) -> int | None:
 
 
 def _wait(args: argparse.Namespace, out: Output) -> int | None:
-    with _client(args) as client, out.busy(f"processing {args.id}…"):
+    with _client(args) as client, out.busy(f"processing {args.id[:8]}…"):
         item = client.wait_until_processed(args.id, timeout=args.timeout)
     out.data(item, human=f"{item.id}  {item.status}")
     return None

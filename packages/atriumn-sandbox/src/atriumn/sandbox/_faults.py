@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import random
 import socket
 import struct
@@ -42,6 +43,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._errors import code_for, error_body
+
+logger = logging.getLogger("atriumn.sandbox.faults")
 
 __all__ = ["Fault", "FaultInjector", "FaultMiddleware", "FaultRule", "parse_fault"]
 
@@ -215,6 +218,35 @@ async def _drop(send: Send, *, rst: bool) -> None:
         await asyncio.sleep(0)
 
 
+async def _buffered(receive: Receive) -> Receive:
+    """Read the whole request body now; return a ``receive`` that replays it."""
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+
+    async def replay() -> Message:
+        if messages:
+            return messages.pop(0)
+        return await receive()  # after the body: the disconnect, when the client goes away
+
+    return replay
+
+
+def _tolerant(send: Send) -> Send:
+    """A ``send`` that ignores a client which has gone away (the response has nowhere to go: that is normal)."""
+
+    async def send_or_drop(message: Message) -> None:
+        try:
+            await send(message)
+        except OSError:
+            logger.debug("client gone before the delayed response could be sent")
+
+    return send_or_drop
+
+
 class FaultMiddleware:
     """The outermost ASGI middleware: applies the header's or a global rule's fault to a request."""
 
@@ -242,8 +274,11 @@ class FaultMiddleware:
             headers = {} if fault.retry_after is None else {"retry-after": _num(fault.retry_after)}
             await self._error(scope, send, fault.status, f"injected fault: {fault.spec()}", headers)
         elif fault.kind == "delay":
+            # Read the body first: a client that gives up during the delay must not stop the request from
+            # running (the documented behaviour), nor make reading its body fail afterwards.
+            replay = await _buffered(receive)
             await asyncio.sleep(fault.seconds or 0.0)
-            await self.app(scope, receive, send)
+            await self.app(scope, replay, _tolerant(send))
         elif fault.kind == "reset-before-head":
             await _drop(send, rst=True)
         elif fault.kind == "reset-after-head":
