@@ -114,3 +114,12 @@ def test_single_event_chunks_match_the_general_path() -> None:
         == joined
         == [ev("1", "a"), ev("2"), ev("x", id="4"), ev("", id="4"), ev("y", id="4"), ev("z", id="4")]
     )
+
+
+def test_an_empty_read_between_cr_and_lf_changes_nothing() -> None:
+    """Found by the parser fuzz: a chunk ending in CR, an empty read, then LF lost the event's type."""
+    whole = b"event: a\r\ndata: 1\r\n\r\nevent: b\r\ndata: 2\r\n\r\n"
+    for cut in range(1, len(whole)):
+        decoder = SSEDecoder()
+        events = decoder.feed(whole[:cut]) + decoder.feed(b"") + decoder.feed(whole[cut:])
+        assert [(e.event, e.data) for e in events] == [("a", "1"), ("b", "2")], cut

@@ -644,14 +644,20 @@ class Call:
                 method="POST",
                 url=url,
             )
-        response = self.complete(self.state.finish(), self.headers)
+        try:
+            finished = self.state.finish()
+        except AtriumnError:
+            raise
+        except _SHAPE_ERRORS as exc:
+            raise self._stream_decode_error(unreadable(self.req.provider, exc)) from None
+        response = self.complete(finished, self.headers)
         event = FinishEvent(response.finish_reason, response)
         self.succeeded(response)
         return event
 
 
 #: What a parser may raise on a shape its readers did not anticipate (turned into a DecodeError).
-_SHAPE_ERRORS = (AttributeError, TypeError, KeyError, ValueError, IndexError, RecursionError)
+_SHAPE_ERRORS = (AttributeError, TypeError, KeyError, ValueError, IndexError, RecursionError, ArithmeticError)
 
 
 def unreadable(provider: str, exc: BaseException) -> DecodeError:

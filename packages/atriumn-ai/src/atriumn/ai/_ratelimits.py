@@ -14,35 +14,41 @@ __all__ = ["parse_rate_limits"]
 
 
 def _int(value: str | None) -> int | None:
+    """A count from a header; garbage (words, negatives, infinity, NaN) reads as unknown."""
     if value is None:
         return None
     try:
-        return int(float(value))
+        number = float(value)
     except ValueError:
         return None
+    return int(number) if 0 <= number < 2**63 else None
 
 
 def _duration(value: str | None) -> float | None:
-    """``6m0s``, ``1.5s``, ``20ms`` (OpenAI/Groq), plain seconds, or an RFC 3339 time (Anthropic)."""
+    """``6m0s``, ``1.5s``, ``20ms`` (OpenAI/Groq), plain seconds, or an RFC 3339 time (Anthropic); garbage reads
+    as unknown."""
     if value is None:
         return None
     text = value.strip()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        return seconds if 0 <= seconds < float("inf") else None
     if "T" in text and "-" in text:
         try:
             when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
+            return max(0.0, when.timestamp() - time.time())
+        except (ValueError, OverflowError, OSError):
             return None
-        return max(0.0, when.timestamp() - time.time())
     from atriumn.core import parse_duration
 
     try:
-        return parse_duration(text, name="rate-limit reset")
-    except ValueError:
+        seconds = parse_duration(text, name="rate-limit reset")
+    except (ValueError, OverflowError):
         return None
+    return seconds if 0 <= seconds < float("inf") else None
 
 
 def parse_rate_limits(provider: str, headers: Mapping[str, str]) -> RateLimitInfo:

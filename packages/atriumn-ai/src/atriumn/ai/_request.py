@@ -123,7 +123,7 @@ def tool_call_from_text(id: str, name: str, text: str) -> ToolCall:
     if text.strip():
         try:
             arguments = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # kept as received (raw_arguments); arguments_error says why
             arguments = {}
     return ToolCall(id=id, name=name, arguments=arguments if isinstance(arguments, dict) else {}, raw_arguments=text)
 

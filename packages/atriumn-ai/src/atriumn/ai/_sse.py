@@ -96,9 +96,9 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Decode ``chunk``; returns the events it completed (often none or one)."""
+        if not chunk:  # an empty read changes nothing (a CR that ended the last chunk still pairs with a LF)
+            return []
         if self._first:
-            if not chunk:
-                return []
             buf = self._buf + chunk
             if len(buf) < 3 and b"\xef\xbb\xbf".startswith(buf):
                 self._buf = buf

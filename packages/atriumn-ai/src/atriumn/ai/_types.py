@@ -79,6 +79,8 @@ class ToolCall:
             value = json.loads(self.raw_arguments)
         except ValueError as exc:
             return f"not valid JSON: {exc}"
+        except RecursionError:
+            return "nested too deeply to read"
         return None if isinstance(value, dict) else f"a JSON {type(value).__name__}, not an object"
 
 

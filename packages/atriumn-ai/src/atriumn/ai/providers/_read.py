@@ -16,7 +16,7 @@ from typing import Any
 from atriumn.core import DecodeError
 from atriumn.core._redact import redact_body
 
-__all__ = ["bad_shape", "count", "items", "load_json", "obj", "text"]
+__all__ = ["bad_shape", "count", "items", "load_json", "numbers", "obj", "text"]
 
 _EXCERPT = 300
 
@@ -92,3 +92,20 @@ def count(value: Any, path: str, provider: str) -> int:
     if isinstance(value, float) and not value.is_integer():
         raise bad_shape(provider, path, "a whole number", value)
     return int(value)
+
+
+def numbers(value: Any, path: str, provider: str) -> tuple[float, ...]:
+    """A list of finite numbers (an embedding)."""
+    values = items(value, path, provider)
+    out: list[float] = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise bad_shape(provider, path, "a list of numbers", values[:8])
+        try:
+            number = float(v)
+        except OverflowError:
+            raise bad_shape(provider, path, "a list of finite numbers", values[:8]) from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise bad_shape(provider, path, "a list of finite numbers", values[:8])
+        out.append(number)
+    return tuple(out)

@@ -33,7 +33,7 @@ from atriumn.ai._types import (
 from atriumn.core import ConfigurationError, Operation, ValidationError, parse_duration
 
 from ._base import Adapter, StreamState, build_response, dumps, object_arguments
-from ._read import bad_shape, count, items, load_json, obj, text
+from ._read import bad_shape, count, items, load_json, numbers, obj, text
 
 __all__ = ["GeminiAdapter"]
 
@@ -205,10 +205,7 @@ class GeminiAdapter(Adapter):
         vectors: list[tuple[float, ...]] = []
         for i, e in enumerate(items(doc.get("embeddings"), "$.embeddings", _P)):
             where = f"$.embeddings[{i}].values"
-            values = items(obj(e, f"$.embeddings[{i}]", _P).get("values"), where, _P)
-            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in values):
-                raise bad_shape(_P, where, "a list of numbers", values[:8])
-            vectors.append(tuple(float(x) for x in values))
+            vectors.append(numbers(obj(e, f"$.embeddings[{i}]", _P).get("values"), where, _P))
         return vectors, Usage()
 
     def check_operation(self, model: str) -> Operation[Any]:

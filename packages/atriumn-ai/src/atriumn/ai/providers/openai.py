@@ -34,7 +34,7 @@ from atriumn.ai._types import (
 from atriumn.core import Operation
 
 from ._base import Adapter, StreamState, build_response, dumps
-from ._read import bad_shape, count, items, load_json, obj, text
+from ._read import bad_shape, count, items, load_json, numbers, obj, text
 
 __all__ = ["OpenAIAdapter"]
 
@@ -241,10 +241,7 @@ class OpenAIAdapter(Adapter):
                     floats.byteswap()
                 vectors.append(tuple(floats))
             else:
-                values = items(emb, where, p)
-                if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in values):
-                    raise bad_shape(p, where, "a list of numbers", values[:8])
-                vectors.append(tuple(float(x) for x in values))
+                vectors.append(numbers(emb, where, p))
         usage = obj(doc.get("usage"), "$.usage", p)
         return vectors, Usage(input_tokens=count(usage.get("prompt_tokens"), "$.usage.prompt_tokens", p), raw=usage)
 
