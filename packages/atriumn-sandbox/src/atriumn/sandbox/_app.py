@@ -39,14 +39,14 @@ def load_openapi() -> dict[str, Any]:
     return build_openapi()
 
 
-def _llm_routes() -> list[BaseRoute]:
+def _llm_routes(config: SandboxConfig, work_dir: Path) -> list[BaseRoute]:
     """The LLM provider emulation's routes, when that part of the package is present."""
     try:
         module = importlib.import_module("atriumn.sandbox._llm")
     except ImportError:
         return []
     factory = getattr(module, "llm_routes", None)
-    return list(factory()) if callable(factory) else []
+    return list(factory(config, work_dir=work_dir)) if callable(factory) else []
 
 
 async def _openapi(request: Request) -> Response:
@@ -100,7 +100,7 @@ class SandboxApp:
             *ai_routes(),
             *ingest_routes(),
             *sandbox_routes(),
-            *_llm_routes(),
+            *_llm_routes(config, self.state.store.tmp_dir),
         ]
         starlette = Starlette(
             routes=routes,

@@ -57,6 +57,9 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--rate-limit-burst", type=float, help="token bucket size (default: the rate)")
     serve.add_argument("--processing-delay", type=float, default=0.05, help="seconds per ingestion step")
     serve.add_argument(
+        "--batch-delay", type=float, default=0.2, help="seconds an emulated LLM batch job takes (0: done on next poll)"
+    )
+    serve.add_argument(
         "--signing-secret", default=os.environ.get("ATRIUMN_SANDBOX_SIGNING_SECRET"), help="HMAC key for tokens"
     )
 
@@ -85,6 +88,7 @@ def serve(args: argparse.Namespace) -> None:
             rate_limit=args.rate_limit,
             rate_limit_burst=args.rate_limit_burst,
             processing_delay=args.processing_delay,
+            batch_delay=args.batch_delay,
         )
         config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v})
         sandbox = Sandbox(config, host=args.host, port=args.port).start()

@@ -11,10 +11,22 @@ __all__ = ["SandboxConfig"]
 
 ENV_ADMIN_CLIENT_ID = "ATRIUMN_SANDBOX_ADMIN_CLIENT_ID"
 ENV_ADMIN_CLIENT_SECRET = "ATRIUMN_SANDBOX_ADMIN_CLIENT_SECRET"
+_MIB = 1024 * 1024
 
 
 def _env_or_generated(name: str, prefix: str, nbytes: int) -> str:
     return os.environ.get(name) or f"{prefix}{secrets.token_hex(nbytes)}"
+
+
+_BATCH_LIMITS = (
+    "openai_batch_max_requests",
+    "openai_batch_max_bytes",
+    "groq_batch_max_requests",
+    "groq_batch_max_bytes",
+    "anthropic_batch_max_requests",
+    "anthropic_batch_max_bytes",
+    "gemini_batch_max_inline_bytes",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +51,18 @@ class SandboxConfig:
         presign_ttl: lifetime of pre-signed URLs, in seconds.
         signing_secret: the HMAC key for tokens and pre-signed URLs (default: random per config).
             Set it to keep tokens and URLs valid across a restart on the same ``data_dir``.
+        batch_delay: seconds an emulated LLM batch job takes from its creation to its end state (plus the
+            longest ``delay-<ms>`` of its requests), and a cancellation from its request to ``cancelled``;
+            0 ends a job by the next poll.
+        openai_batch_max_requests: requests per OpenAI batch input file (more: the batch fails, ``too_many_tasks``).
+        openai_batch_max_bytes: bytes per OpenAI batch input file (larger: the upload is refused with 400).
+        groq_batch_max_requests: requests per Groq batch input file.
+        groq_batch_max_bytes: bytes per Groq batch input file.
+        anthropic_batch_max_requests: requests per Anthropic Message Batch (more: 400 ``invalid_request_error``).
+        anthropic_batch_max_bytes: bytes per Anthropic Message Batch request body (larger: 413
+            ``request_too_large``).
+        gemini_batch_max_inline_bytes: bytes per Gemini ``batchGenerateContent`` request with inline requests
+            (larger: 400 ``INVALID_ARGUMENT``).
     """
 
     data_dir: Path | None = None
@@ -59,16 +83,33 @@ class SandboxConfig:
     url_fetch_timeout: float = 3.0
     presign_ttl: int = 900
     signing_secret: str = dataclasses.field(default_factory=lambda: secrets.token_hex(32))
+    batch_delay: float = 0.2
+    openai_batch_max_requests: int = 50_000
+    openai_batch_max_bytes: int = 200 * _MIB
+    groq_batch_max_requests: int = 50_000
+    groq_batch_max_bytes: int = 100 * _MIB
+    anthropic_batch_max_requests: int = 100_000
+    anthropic_batch_max_bytes: int = 256 * _MIB
+    gemini_batch_max_inline_bytes: int = 20 * _MIB
 
     def __post_init__(self) -> None:
         if self.data_dir is not None and not isinstance(self.data_dir, Path):
             object.__setattr__(self, "data_dir", Path(self.data_dir))
-        for name in ("token_ttl", "refresh_token_ttl", "max_body_size", "max_upload_size", "presign_ttl"):
+        for name in (
+            "token_ttl",
+            "refresh_token_ttl",
+            "max_body_size",
+            "max_upload_size",
+            "presign_ttl",
+            *_BATCH_LIMITS,
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
         if self.rate_limit is not None and self.rate_limit <= 0:
             raise ValueError(f"rate_limit must be positive or None, got {self.rate_limit!r}")
         if self.processing_delay < 0:
             raise ValueError("processing_delay must not be negative")
+        if self.batch_delay < 0:
+            raise ValueError("batch_delay must not be negative")
         if not self.admin_client_id or not self.admin_client_secret:
             raise ValueError("the bootstrap admin client id and secret must not be empty")

@@ -22,6 +22,15 @@ if TYPE_CHECKING:
 __all__ = ["BodyLimitMiddleware", "IdempotencyMiddleware", "RateLimitMiddleware", "RequestIdMiddleware"]
 
 _UPLOAD_PATHS = ("/_blobs/", "/ingest/file")
+#: Paths of the LLM emulation's batch and file APIs, which enforce the providers' own (larger) limits.
+_SELF_LIMITED = (
+    "/v1/files",
+    "/openai/v1/files",
+    "/v1/messages/batches",
+    "/anthropic/v1/messages/batches",
+    "/upload/v1beta/files",
+    "/upload/v1/files",
+)
 
 
 def header(scope: Scope, name: str) -> str | None:
@@ -90,7 +99,8 @@ class RequestIdMiddleware:
 
 
 class BodyLimitMiddleware:
-    """413 for bodies larger than the configured limit (uploads have their own, larger limit)."""
+    """413 for bodies larger than the configured limit (uploads have their own, larger limit; the LLM
+    emulation's batch and file paths enforce the providers' limits themselves)."""
 
     def __init__(self, app: ASGIApp, state: State) -> None:
         self.app = app
@@ -101,6 +111,9 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
+        if path.startswith(_SELF_LIMITED) or path.endswith(":batchGenerateContent"):
+            await self.app(scope, receive, send)
+            return
         cfg = self.state.config
         limit = cfg.max_upload_size if path.startswith(_UPLOAD_PATHS) else cfg.max_body_size
         declared = header(scope, "content-length")

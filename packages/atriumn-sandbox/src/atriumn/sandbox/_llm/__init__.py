@@ -70,19 +70,61 @@ renders them. Cached tokens C as above (0 ≤ C ≤ P). Each provider reports th
 
 Embeddings are deterministic unit vectors (8 components unless ``dimensions``/``outputDimensionality``
 asks), float32-exact so float and base64 forms agree; the same text always gives the same vector.
+
+Batches
+-------
+Each provider's batch API, on its real paths: OpenAI ``/v1/files`` (multipart upload, ``/content``, delete)
+and ``/v1/batches[/{id}[/cancel]]``; Groq the same under ``/openai/v1``; Anthropic ``/v1/messages/batches
+[/{id}[/cancel|/results]]`` (and under ``/anthropic``); Gemini ``/v1beta/models/{model}:batchGenerateContent``
+(inline requests or an uploaded JSONL file), ``/v1beta/batches[/{id}[:cancel]]``, and the Files API's
+resumable upload (``/upload/v1beta/files``), metadata and download. google-genai uses ``/v1`` by default,
+where ``/v1/batches`` and ``/v1/files`` are also OpenAI's: ``x-goog-api-key`` (or ``?key=``) makes a request
+Gemini's, anything else OpenAI's. Jobs and files are private to the API key that created them.
+
+Every request of a batch is answered by the interactive endpoint's code (same markers, same usage), so
+``error-<status>`` models give per-request errors inside a completed batch. Batch-only markers:
+``batch-expire`` (the request is not run; the job ends ``expired``: OpenAI/Groq ``expired`` with the request
+in the error file as ``batch_expired``, Anthropic an ``expired`` result, Gemini ``BATCH_STATE_EXPIRED``) and
+``batch-invalid`` (the input fails validation: OpenAI/Groq ``failed`` with ``errors``, Gemini
+``BATCH_STATE_FAILED``; Anthropic an ``errored`` result with ``invalid_request_error``).
+
+Time: a job reaches its end state ``batch_delay`` seconds (a ``SandboxConfig`` field, ``--batch-delay``,
+default 0.2) after its creation, plus the longest ``delay-<ms>`` among its requests' models; the intermediate
+states divide that time in thirds (OpenAI ``validating``/``in_progress``/``finalizing``, Gemini
+``PENDING``/``RUNNING``). A cancellation takes ``batch_delay`` too (``cancelling`` → ``cancelled``; a cancelled
+job ran none of its requests). The state is computed on each read; the creation (and the cancellation)
+response always shows the first state, so a delay of 0 ends a job by the next read. Limits
+(``SandboxConfig``): OpenAI 50,000 requests and 200 MiB per input file, Groq 50,000 and 100 MiB, Anthropic
+100,000 requests and 256 MiB per batch, Gemini 20 MiB per inline request.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from starlette.routing import BaseRoute
 
 from ._anthropic import anthropic_models, anthropic_routes
+from ._batch_routes import batch_routes
 from ._gemini import gemini_routes
 from ._openai import openai_routes
 
 __all__ = ["llm_routes"]
 
 
-def llm_routes() -> list[BaseRoute]:
-    """The Starlette routes of the four emulated providers (mount them at the root of an app)."""
-    return [*anthropic_routes(), *openai_routes(anthropic_models=anthropic_models), *gemini_routes()]
+def llm_routes(config: Any = None, *, work_dir: Path | None = None) -> list[BaseRoute]:
+    """The Starlette routes of the four emulated providers (mount them at the root of an app).
+
+    Args:
+        config: the ``SandboxConfig`` whose batch settings (``batch_delay``, ``*_batch_max_*``) the batch
+            APIs follow; ``None``: the defaults.
+        work_dir: where batch files are kept (in a directory of their own, removed at exit); ``None``: the
+            system's temporary directory.
+    """
+    return [
+        *batch_routes(config, work_dir=work_dir),
+        *anthropic_routes(),
+        *openai_routes(anthropic_models=anthropic_models),
+        *gemini_routes(),
+    ]

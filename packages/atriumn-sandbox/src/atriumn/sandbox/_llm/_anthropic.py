@@ -10,6 +10,7 @@ EXCLUDES ``cache_read_input_tokens`` and ``cache_creation_input_tokens``; a stre
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,9 +21,21 @@ from starlette.routing import BaseRoute, Route
 
 from ._behaviour import Behaviour, behaviour_of
 from ._turn import Answer, Turn, Usage, answer, usage_of
-from ._wire import FAIL_ONCE, EventStream, RequestBodyError, bad_key, bearer, dumps, json_response, new_id, read_json
+from ._wire import (
+    FAIL_ONCE,
+    Answered,
+    EventStream,
+    RequestBodyError,
+    answered,
+    bad_key,
+    bearer,
+    dumps,
+    json_response,
+    new_id,
+    read_json,
+)
 
-__all__ = ["anthropic_models", "anthropic_routes"]
+__all__ = ["anthropic_models", "anthropic_routes", "authenticate", "batch_message", "error_response"]
 
 _TYPES = {
     400: "invalid_request_error",
@@ -259,15 +272,20 @@ def _events(model: str, reply: Answer, usage: Usage, behaviour: Behaviour, mid: 
     yield b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 
 
-async def messages(request: Request) -> Response:
-    """``POST /v1/messages``: a message, or its event stream with ``stream: true``."""
-    key, refused = _auth(request)
-    if refused is not None:
-        return refused
-    try:
-        body = await read_json(request)
-    except RequestBodyError as exc:
-        return _error(400, str(exc))
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    """The answer to one Messages request, before it is rendered as a JSON document or a stream."""
+
+    model: str
+    behaviour: Behaviour
+    reply: Answer
+    usage: Usage
+    request_id: str
+    headers: dict[str, str]
+
+
+def _prepare(key: str, body: dict[str, Any]) -> Response | _Prepared:
+    """The error response a Messages body gets, or its prepared answer."""
     invalid = _validate(body)
     if invalid is not None:
         return invalid
@@ -281,21 +299,55 @@ async def messages(request: Request) -> Response:
     usage = usage_of(turn, behaviour, reply)
     request_id = new_id("req_")
     headers = {"request-id": request_id, **_rate_headers(usage.prompt)}
-    mid = new_id("msg_")
-    if body.get("stream") is True:
-        events = _events(model, reply, usage, behaviour, mid)
-        return EventStream(events, headers, delay=behaviour.delay, cut=behaviour.cut_after is not None)
-    doc = {
+    return _Prepared(model, behaviour, reply, usage, request_id, headers)
+
+
+def _message(prepared: _Prepared, mid: str) -> dict[str, Any]:
+    return {
         "id": mid,
         "type": "message",
         "role": "assistant",
-        "model": model,
-        "content": _content(reply, mid),
-        "stop_reason": _stop(reply),
+        "model": prepared.model,
+        "content": _content(prepared.reply, mid),
+        "stop_reason": _stop(prepared.reply),
         "stop_sequence": None,
-        "usage": _usage(usage, usage.output),
+        "usage": _usage(prepared.usage, prepared.usage.output),
     }
-    return json_response(doc, headers=headers)
+
+
+async def messages(request: Request) -> Response:
+    """``POST /v1/messages``: a message, or its event stream with ``stream: true``."""
+    key, refused = _auth(request)
+    if refused is not None:
+        return refused
+    try:
+        body = await read_json(request)
+    except RequestBodyError as exc:
+        return _error(400, str(exc))
+    prepared = _prepare(key, body)
+    if isinstance(prepared, Response):
+        return prepared
+    mid = new_id("msg_")
+    if body.get("stream") is True:
+        behaviour = prepared.behaviour
+        events = _events(prepared.model, prepared.reply, prepared.usage, behaviour, mid)
+        return EventStream(events, prepared.headers, delay=behaviour.delay, cut=behaviour.cut_after is not None)
+    return json_response(_message(prepared, mid), headers=prepared.headers)
+
+
+def batch_message(key: str, params: dict[str, Any]) -> Answered:
+    """One request of a Message Batch (its ``params``), answered as ``POST /v1/messages`` answers it
+    interactively, never streamed."""
+    prepared = _prepare(key, params)
+    if isinstance(prepared, Response):
+        return answered(prepared, "request-id")
+    return Answered(200, _message(prepared, new_id("msg_")), prepared.request_id)
+
+
+#: An error response in Anthropic's shape: ``error_response(status, message, headers=)``.
+error_response = _error
+#: The API key of a request, or the error Anthropic answers without a valid key and ``anthropic-version``.
+authenticate = _auth
 
 
 def _model_doc(model: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ framing and no ``[DONE]`` (without ``alt=sse`` it is one JSON array); usage in `
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -23,9 +24,20 @@ from starlette.routing import BaseRoute, Route
 from ._behaviour import Behaviour, behaviour_of
 from ._embeddings import embedding_floats
 from ._turn import Answer, Turn, Usage, answer, usage_of
-from ._wire import FAIL_ONCE, EventStream, RequestBodyError, bad_key, dumps, json_response, new_id, read_json
+from ._wire import (
+    FAIL_ONCE,
+    Answered,
+    EventStream,
+    RequestBodyError,
+    answered,
+    bad_key,
+    dumps,
+    json_response,
+    new_id,
+    read_json,
+)
 
-__all__ = ["gemini_routes"]
+__all__ = ["authenticate", "batch_generate", "error_response", "field", "gemini_routes"]
 
 _STATUS = {
     400: "INVALID_ARGUMENT",
@@ -217,7 +229,18 @@ def _sse(model: str, rid: str, reply: Answer, usage: Usage, behaviour: Behaviour
         yield b"data: " + dumps(doc) + b"\r\n\r\n"
 
 
-async def _generate(request: Request, model: str, key: str, body: dict[str, Any], stream: bool) -> Response:
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    """The answer to one generateContent request, before it is rendered as a JSON document or a stream."""
+
+    model: str
+    behaviour: Behaviour
+    reply: Answer
+    usage: Usage
+
+
+def _prepare(model: str, key: str, body: dict[str, Any]) -> Response | _Prepared:
+    """The error response a generateContent body gets, or its prepared answer."""
     contents = _get(body, "contents", "contents")
     if not isinstance(contents, list) or not contents:
         return _error(400, "* GenerateContentRequest.contents: contents is not specified")
@@ -228,15 +251,45 @@ async def _generate(request: Request, model: str, key: str, body: dict[str, Any]
     turn = parse_turn({**body, "contents": contents})
     reply = answer(turn, behaviour)
     usage = usage_of(turn, behaviour, reply)
+    return _Prepared(model, behaviour, reply, usage)
+
+
+def _document(prepared: _Prepared, rid: str) -> dict[str, Any]:
+    reply = prepared.reply
+    parts = ([{"text": reply.text}] if reply.text or not reply.tool_calls else []) + _call_parts(reply)
+    return _response(prepared.model, rid, parts, _finish(reply), prepared.usage)
+
+
+async def _generate(request: Request, model: str, key: str, body: dict[str, Any], stream: bool) -> Response:
+    prepared = _prepare(model, key, body)
+    if isinstance(prepared, Response):
+        return prepared
+    reply, usage, behaviour = prepared.reply, prepared.usage, prepared.behaviour
     rid = new_id("")
     headers = {"x-request-id": rid}
     if not stream:
-        parts = ([{"text": reply.text}] if reply.text or not reply.tool_calls else []) + _call_parts(reply)
-        return json_response(_response(model, rid, parts, _finish(reply), usage), headers=headers)
+        return json_response(_document(prepared, rid), headers=headers)
     if request.query_params.get("alt") == "sse":
         events = _sse(model, rid, reply, usage, behaviour)
         return EventStream(events, headers, delay=behaviour.delay, cut=behaviour.cut_after is not None)
     return json_response(list(_chunks(model, rid, reply, usage, behaviour)), headers=headers)
+
+
+def batch_generate(model: str, key: str, body: dict[str, Any]) -> Answered:
+    """One request of a batch job, answered as ``models/{model}:generateContent`` answers it interactively."""
+    prepared = _prepare(model, key, body)
+    if isinstance(prepared, Response):
+        return answered(prepared)
+    rid = new_id("")
+    return Answered(200, _document(prepared, rid), rid)
+
+
+#: An error response in Google's shape: ``error_response(status, message, details, headers)``.
+error_response = _error
+#: The API key of a request, or the error Gemini answers without a valid one.
+authenticate = _auth
+#: A field of a request document by its camelCase or snake_case name (the API takes both).
+field = _get
 
 
 def _dimensions(doc: Any) -> int | None:

@@ -10,6 +10,7 @@ in ``usage``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,8 +24,10 @@ from ._embeddings import embedding_base64, embedding_floats
 from ._turn import Answer, Turn, Usage, answer, count_tokens, usage_of
 from ._wire import (
     FAIL_ONCE,
+    Answered,
     EventStream,
     RequestBodyError,
+    answered,
     bad_key,
     bearer,
     dumps,
@@ -34,7 +37,7 @@ from ._wire import (
     read_json,
 )
 
-__all__ = ["openai_routes"]
+__all__ = ["authenticate", "batch_answer", "error_response", "openai_routes"]
 
 _TYPES = {
     400: "invalid_request_error",
@@ -326,6 +329,41 @@ def _chunks(
     yield _DONE
 
 
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    """The answer to one chat request, before it is rendered as a JSON document or a stream."""
+
+    model: str
+    behaviour: Behaviour
+    reply: Answer
+    usage: Usage
+    request_id: str
+    headers: dict[str, str]
+
+
+def _prepare(flavour: _Flavour, key: str, body: dict[str, Any]) -> Response | _Prepared:
+    """The error response a Chat Completions body gets, or its prepared answer."""
+    invalid = _validate(body)
+    if invalid is not None:
+        return invalid
+    model: str = body["model"]
+    behaviour = behaviour_of(model)
+    fault = _fault(flavour, key, model, behaviour)
+    if fault is not None:
+        return fault
+    turn = parse_turn(body)
+    reply = answer(turn, behaviour)
+    usage = usage_of(turn, behaviour, reply)
+    request_id = new_id("req_")
+    headers = {"x-request-id": request_id, **_rate_headers(flavour, usage.prompt)}
+    if flavour.groq:
+        headers["x-groq-region"] = "sandbox"
+    else:
+        headers["openai-processing-ms"] = "1"
+        headers["openai-version"] = "2020-10-01"
+    return _Prepared(model, behaviour, reply, usage, request_id, headers)
+
+
 def _chat_endpoint(flavour: _Flavour) -> Any:
     async def chat(request: Request) -> Response:
         key, refused = _auth(request)
@@ -335,24 +373,11 @@ def _chat_endpoint(flavour: _Flavour) -> Any:
             body = await read_json(request)
         except RequestBodyError as exc:
             return _error(400, str(exc))
-        invalid = _validate(body)
-        if invalid is not None:
-            return invalid
-        model: str = body["model"]
-        behaviour = behaviour_of(model)
-        fault = _fault(flavour, key, model, behaviour)
-        if fault is not None:
-            return fault
-        turn = parse_turn(body)
-        reply = answer(turn, behaviour)
-        usage = usage_of(turn, behaviour, reply)
-        request_id = new_id("req_")
-        headers = {"x-request-id": request_id, **_rate_headers(flavour, usage.prompt)}
-        if flavour.groq:
-            headers["x-groq-region"] = "sandbox"
-        else:
-            headers["openai-processing-ms"] = "1"
-            headers["openai-version"] = "2020-10-01"
+        prepared = _prepare(flavour, key, body)
+        if isinstance(prepared, Response):
+            return prepared
+        model, behaviour, reply, usage = prepared.model, prepared.behaviour, prepared.reply, prepared.usage
+        request_id, headers = prepared.request_id, prepared.headers
         cid = new_id("chatcmpl-")
         if body.get("stream") is True:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -365,15 +390,8 @@ def _chat_endpoint(flavour: _Flavour) -> Any:
     return chat
 
 
-async def embeddings(request: Request) -> Response:
-    """``POST /v1/embeddings``: deterministic unit vectors, as floats or (the SDK's default) base64."""
-    key, refused = _auth(request)
-    if refused is not None:
-        return refused
-    try:
-        body = await read_json(request)
-    except RequestBodyError as exc:
-        return _error(400, str(exc))
+def _embed(key: str, body: dict[str, Any]) -> Response:
+    """The answer to an Embeddings body (an error response or the list of vectors)."""
     model = body.get("model")
     raw = body.get("input")
     if not isinstance(model, str) or not model:
@@ -393,6 +411,38 @@ async def embeddings(request: Request) -> Response:
     tokens = sum(count_tokens(t) for t in texts)
     doc = {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
     return json_response(doc, headers={"x-request-id": new_id("req_"), **_rate_headers(OPENAI, tokens)})
+
+
+async def embeddings(request: Request) -> Response:
+    """``POST /v1/embeddings``: deterministic unit vectors, as floats or (the SDK's default) base64."""
+    key, refused = _auth(request)
+    if refused is not None:
+        return refused
+    try:
+        body = await read_json(request)
+    except RequestBodyError as exc:
+        return _error(400, str(exc))
+    return _embed(key, body)
+
+
+def batch_answer(provider: str, url: str, key: str, body: dict[str, Any]) -> Answered:
+    """One request of an OpenAI (``provider="openai"``) or Groq batch, answered as the endpoint ``url``
+    (``/v1/chat/completions`` or ``/v1/embeddings``) answers it interactively, never streamed."""
+    flavour = GROQ if provider == "groq" else OPENAI
+    if url == "/v1/embeddings":
+        return answered(_embed(key, body))
+    prepared = _prepare(flavour, key, body)
+    if isinstance(prepared, Response):
+        return answered(prepared)
+    p = prepared
+    doc = _completion(flavour, p.model, p.reply, p.usage, new_id("chatcmpl-"), p.request_id)
+    return Answered(200, doc, p.request_id)
+
+
+#: An error response in OpenAI's (and Groq's) shape: ``error_response(status, message, param=, code=, headers=)``.
+error_response = _error
+#: The API key of a request, or the 401 that OpenAI (and Groq) answer without a valid one.
+authenticate = _auth
 
 
 def _model_doc(model: str, owner: str) -> dict[str, Any]:

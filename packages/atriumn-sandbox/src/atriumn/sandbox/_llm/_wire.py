@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -19,8 +20,10 @@ from starlette.types import Receive, Scope, Send
 
 __all__ = [
     "FAIL_ONCE",
+    "Answered",
     "EventStream",
     "RequestBodyError",
+    "answered",
     "bad_key",
     "bearer",
     "drop_connection",
@@ -68,6 +71,26 @@ def _raw(headers: Mapping[str, str] | None) -> list[tuple[bytes, bytes]]:
 def json_response(doc: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     """A JSON response (compact, UTF-8)."""
     return Response(dumps(doc), status, dict(headers or {}), media_type="application/json")
+
+
+@dataclasses.dataclass(frozen=True)
+class Answered:
+    """One request answered without HTTP (what a batch records for it).
+
+    Attributes:
+        status: the HTTP status the interactive endpoint would answer.
+        body: the response document, or the provider's error body when ``status`` is 400 or more.
+        request_id: the request id the answer carries.
+    """
+
+    status: int
+    body: Any
+    request_id: str
+
+
+def answered(response: Response, request_id_header: str = "x-request-id") -> Answered:
+    """The :class:`Answered` of a JSON response built by :func:`json_response` (an error answer, typically)."""
+    return Answered(response.status_code, json.loads(bytes(response.body)), response.headers.get(request_id_header, ""))
 
 
 class EventStream(Response):
