@@ -31,7 +31,7 @@ def test_structured_example(
 ) -> None:
     monkeypatch.setenv("ATRIUMN_AI_MODEL", "openai:json")
     # The emulation's json model answers any schema; score_texts needs the scorer model, so point it there.
-    import atriumn.ai._chat as chat
+    import atriumn.ai._chat_sync as chat
 
     original = chat.ChatClient.score_texts
 

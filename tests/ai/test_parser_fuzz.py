@@ -42,7 +42,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from atriumn.ai import AsyncChatClient, ChatClient
-from atriumn.ai._chat import _EmbedPlan
+from atriumn.ai._chat_base import EmbedPlan as _EmbedPlan
 from atriumn.ai._engine import Call, Engine
 from atriumn.ai._errors import StreamDecodeError
 from atriumn.ai._pricing import PriceTable

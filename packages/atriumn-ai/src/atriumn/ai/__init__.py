@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from ._batch import BatchResult, ScoredItem, TextItem, amap_batch, map_batch
     from ._cache import CacheStats, MemoryCache, ResponseCache, SQLiteCache
     from ._capabilities import register_capabilities
-    from ._chat import AsyncChatClient, AsyncChatStream, ChatClient, ChatStream, HealthStatus
+    from ._chat_async import AsyncChatClient
+    from ._chat_base import HealthStatus
+    from ._chat_sync import ChatClient
     from ._client import AIClient, AsyncAIClient
     from ._engine import Budget, ProviderSpec, openai_compatible
     from ._errors import (
@@ -30,8 +32,10 @@ if TYPE_CHECKING:
         UnsupportedParameterError,
     )
     from ._models import Prompt, PromptVariable
+    from ._params import ChatParams
     from ._pricing import PriceTable, set_prices
     from ._sse import ServerSentEvent, SSEDecoder
+    from ._streams import AsyncChatStream, ChatStream
     from ._types import (
         Attempt,
         ChatResponse,
@@ -56,11 +60,12 @@ _LAZY = {
     "AsyncAIClient": "._client",
     "Prompt": "._models",
     "PromptVariable": "._models",
-    "ChatClient": "._chat",
-    "AsyncChatClient": "._chat",
-    "ChatStream": "._chat",
-    "AsyncChatStream": "._chat",
-    "HealthStatus": "._chat",
+    "ChatClient": "._chat_sync",
+    "AsyncChatClient": "._chat_async",
+    "ChatStream": "._streams",
+    "AsyncChatStream": "._streams",
+    "HealthStatus": "._chat_base",
+    "ChatParams": "._params",
     "Budget": "._engine",
     "ProviderSpec": "._engine",
     "openai_compatible": "._engine",
@@ -117,6 +122,7 @@ __all__ = [
     "BudgetExceededError",
     "CacheStats",
     "ChatClient",
+    "ChatParams",
     "ChatResponse",
     "ChatStream",
     "Cost",

@@ -4,7 +4,7 @@
 defaults) and adapters (imported on first use). :class:`Call` holds everything one attempt on one model
 does around its I/O — cache lookup, budget, circuit breaker, GenAI span and metrics, stream accumulation,
 completing the response (cost, rate limits, structured output) — so that the sync and async drivers in
-:mod:`._chat` only send, read and yield.
+:mod:`._chat_sync` and :mod:`._chat_async` only send, read and yield.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """What every provider adapter provides, and helpers they share.
 
 An adapter is pure: it builds :class:`~atriumn.core.Operation` s from a :class:`ChatRequest`, parses
-response documents, and accumulates stream events. The sync and async drivers in :mod:`atriumn.ai._chat`
-do the I/O, so each provider's logic is written once.
+response documents, and accumulates stream events. The sync and async drivers (:mod:`atriumn.ai._chat_sync`,
+:mod:`atriumn.ai._chat_async`) do the I/O, so each provider's logic is written once.
 """
 
 from __future__ import annotations

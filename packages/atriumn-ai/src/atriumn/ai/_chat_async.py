@@ -1,0 +1,191 @@
+"""The asynchronous chat client, :class:`AsyncChatClient`: the async I/O driver of the engine (see
+:mod:`._chat_base`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from atriumn.core import AsyncTransport, AtriumnError, ValidationError
+
+from . import _batch
+from ._batch import ScoredItem
+from ._chat_base import BaseChatClient, Chain, HealthStatus
+from ._engine import replay_events
+from ._params import ErrorMode
+from ._streams import AsyncChatStream
+from ._types import ChatResponse, Embeddings, FinishEvent, StreamEvent
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._params import ChatParams
+
+__all__ = ["AsyncChatClient"]
+
+
+class AsyncChatClient(BaseChatClient):
+    """The async twin of :class:`ChatClient` (same arguments; ``transport`` is an ``AsyncTransport``)."""
+
+    def __init__(
+        self,
+        *,
+        transport: AsyncTransport | None = None,
+        max_retries: int | None = None,
+        deadline: float | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        self._own_transport = transport is None
+        self._base = transport if transport is not None else AsyncTransport(max_retries=max_retries, deadline=deadline)
+        self._transports: dict[str, AsyncTransport] = {}
+
+    def _transport(self, adapter: Any) -> AsyncTransport:
+        name = adapter.config.name
+        transport = self._transports.get(name)
+        if transport is None:
+            transport = self._transports[name] = self._derive(self._base, adapter)
+        return transport
+
+    async def chat(
+        self,
+        model: str | None = None,
+        messages: Any = None,
+        *,
+        models: Sequence[str] | None = None,
+        **params: Unpack[ChatParams],
+    ) -> ChatResponse:
+        """See :meth:`ChatClient.chat`."""
+        chain = self._chain(model, models, messages, params, "chat", stream=False)
+        for call in chain:
+            try:
+                entry = call.begin()
+                if entry is not None:
+                    return call.from_cache(entry)
+                with call.activate():
+                    response = await self._transport(call.adapter).send(
+                        call.adapter.chat_operation(call.req, stream=False)
+                    )
+                result = call.parse_body(response.content, response.headers)
+            except Exception as exc:
+                chain.failed(call, call.failed(exc), exc)
+                continue
+            return chain.succeeded(call, call.succeeded(result))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def stream(
+        self,
+        model: str | None = None,
+        messages: Any = None,
+        *,
+        models: Sequence[str] | None = None,
+        errors: ErrorMode = "raise",
+        **params: Unpack[ChatParams],
+    ) -> AsyncChatStream:
+        """See :meth:`ChatClient.stream` (``async for``; ``async with`` to close early)."""
+        chain = self._chain(model, models, messages, params, "stream", stream=True)
+        return AsyncChatStream(self._events(chain), errors)
+
+    async def _events(self, chain: Chain) -> AsyncIterator[StreamEvent]:
+        for call in chain:
+            try:
+                entry = call.begin()
+                if entry is not None:
+                    for event in replay_events(call.from_cache(entry), entry.events):
+                        yield event
+                    return
+                with call.activate():
+                    response = await self._transport(call.adapter).send(
+                        call.adapter.chat_operation(call.req, stream=True)
+                    )
+                try:
+                    call.stream_opened(response)
+                    async for chunk in response.aiter_bytes():
+                        events = call.feed(chunk)
+                        for event in events:
+                            yield event
+                    final = call.stream_closed()
+                finally:
+                    await response.aclose()
+            except GeneratorExit:
+                call.abandoned()
+                raise
+            except Exception as exc:
+                chain.failed(call, call.failed(exc), exc)
+                continue
+            yield FinishEvent(final.finish_reason, chain.succeeded(call, final.response))
+            return
+
+    async def embed(
+        self,
+        model: str | None,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        cache: bool = True,
+        replay_unsafe: bool | None = None,
+    ) -> Embeddings:
+        """See :meth:`ChatClient.embed`."""
+        plan = self._embed_plan(model, texts, batch_size, cache, replay_unsafe)
+        transport = self._transport(plan.adapter) if plan.batches else None
+        for batch in plan.batches:
+            assert transport is not None
+            plan.absorb(batch, (await transport.send(plan.operation(batch))).content)
+        return plan.result()
+
+    async def check(self, model: str | None = None) -> HealthStatus:
+        """See :meth:`ChatClient.check`."""
+        provider, name = self._engine.split(model)
+        adapter = self._engine.adapter(provider)
+        start = time.perf_counter()
+        try:
+            response = await self._transport(adapter).send(adapter.check_operation(name))
+            await response.aread()
+            await response.aclose()
+        except AtriumnError as exc:
+            return HealthStatus(model=f"{provider}:{name}", ok=False, latency=time.perf_counter() - start, error=exc)
+        return HealthStatus(model=f"{provider}:{name}", ok=True, latency=time.perf_counter() - start)
+
+    async def score_texts(
+        self,
+        items: Sequence[Any],
+        *,
+        rubric: str,
+        model: str | None = None,
+        models: Sequence[str] | None = None,
+        batch_size: int = 10,
+        max_concurrency: int = 3,
+        progress: Any = None,
+    ) -> list[ScoredItem]:
+        """See :meth:`ChatClient.score_texts`."""
+        valid = _batch.validate_items(items)
+        if not rubric or not rubric.strip():
+            raise ValidationError("rubric: must be a non-empty string")
+        groups = _batch.batches(valid, batch_size)
+
+        async def score(group: list[_batch.TextItem]) -> ChatResponse:
+            system, user = _batch.scoring_messages(rubric, group)
+            kwargs: dict[str, Any] = {"models": models} if models is not None else {"model": model}
+            return await self.chat(messages=user, system=system, response_format=_batch.SCORE_SCHEMA, **kwargs)
+
+        outcomes = await _batch.amap_batch(groups, score, max_concurrency=max_concurrency, progress=progress)
+        return [s for group, outcome in zip(groups, outcomes, strict=True) for s in _batch.scored(group, outcome)]
+
+    async def aclose(self) -> None:
+        """Close the transport this client created."""
+        if self._own_transport:
+            await self._base.aclose()
+
+    async def close(self) -> None:
+        """Alias of :meth:`aclose`."""
+        await self.aclose()
+
+    async def __aenter__(self) -> AsyncChatClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,237 @@
+"""What the sync and async chat clients share: their options, the fallback chain, embedding plans, health.
+
+The clients themselves (:mod:`._chat_sync`, :mod:`._chat_async`) are I/O drivers only: they send the
+operations an adapter builds through a core transport, read bodies, feed stream chunks, and yield events.
+Every decision (model resolution, validation, caching, budget, breaker, fallback, parsing, telemetry) is in
+:mod:`._engine` and the adapters, written once for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from atriumn.core import AtriumnError, CircuitBreakerPolicy, DecodeError, ValidationError
+
+from ._engine import _SHAPE_ERRORS, Budget, Call, Engine, ProviderSpec, is_fallback_error, unreadable
+from ._errors import StreamInterruptedError
+from ._params import check_params
+from ._pricing import PriceTable
+from ._request import ChatRequest
+from ._types import Attempt, ChatResponse, Embeddings, Usage
+from .providers._read import load_json
+
+__all__ = ["BaseChatClient", "Chain", "EmbedPlan", "HealthStatus"]
+
+
+@attrs.frozen(kw_only=True)
+class HealthStatus:
+    """The result of :meth:`ChatClient.check`: whether the model answered, how fast, or the error."""
+
+    model: str
+    ok: bool
+    latency: float
+    error: BaseException | None = attrs.field(default=None, eq=False)
+
+
+class Chain:
+    """A fallback chain over the planned models (sans-IO): which call is next, what an error means."""
+
+    def __init__(self, engine: Engine, plan: list[tuple[ChatRequest, Any]], *, stream: bool, use_cache: bool) -> None:
+        self.engine = engine
+        self.plan = plan
+        self.stream = stream
+        self.use_cache = use_cache
+        self.attempts: list[Attempt] = []
+
+    def __iter__(self) -> Iterator[Call]:
+        for req, adapter in self.plan:
+            yield Call(self.engine, req, adapter, stream=self.stream, use_cache=self.use_cache)
+
+    def failed(self, call: Call, error: BaseException, cause: BaseException) -> None:
+        """Record the failure; raise unless the next model should be tried."""
+        if error is not cause and error.__cause__ is None:
+            error.__cause__ = cause
+        if not isinstance(error, Exception):
+            raise error
+        self.attempts.append(Attempt(model=call.req.full_model, error=error, partial_text=call.partial_text))
+        if call.delivered:
+            error.partial_text = call.partial_text  # type: ignore[attr-defined]
+        if call.delivered and len(self.plan) > 1:
+            raise StreamInterruptedError(
+                f"{call.req.full_model} failed after streaming {len(call.partial_text)} characters: {error}",
+                partial_text=call.partial_text,
+                model=call.req.full_model,
+                attempts=self.attempts,
+            ) from error
+        last = len(self.attempts) == len(self.plan)
+        if last or not is_fallback_error(error):
+            if len(self.plan) > 1:
+                error.attempts = tuple(self.attempts)  # type: ignore[attr-defined]
+            raise error
+
+    def succeeded(self, call: Call, response: ChatResponse) -> ChatResponse:
+        """The response, carrying every attempt when there was more than one."""
+        if not self.attempts:
+            return response
+        done = Attempt(model=call.req.full_model, usage=response.usage, cost=response.cost)
+        return attrs.evolve(response, attempts=(*self.attempts, done))
+
+
+class BaseChatClient:
+    """Options and helpers shared by :class:`ChatClient` and :class:`AsyncChatClient`."""
+
+    def __init__(
+        self,
+        *,
+        api_keys: Mapping[str, str] | None = None,
+        base_urls: Mapping[str, str] | None = None,
+        providers: Sequence[ProviderSpec] = (),
+        default_model: str | None = None,
+        prices: PriceTable | Mapping[str, Mapping[str, float]] | None = None,
+        cache: Any = None,
+        budget: Budget | float | None = None,
+        circuit_breaker: CircuitBreakerPolicy | None = None,
+        record_content: bool = False,
+        replay_unsafe: bool = True,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._engine = Engine(
+            replay_unsafe=replay_unsafe,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            api_keys=api_keys,
+            base_urls=base_urls,
+            providers=providers,
+            default_model=default_model,
+            prices=prices,
+            cache=cache,
+            budget=budget,
+            circuit_breaker=circuit_breaker,
+            record_content=record_content,
+            environ=environ,
+        )
+
+    @property
+    def budget(self) -> Budget | None:
+        """The client's :class:`Budget`, if any."""
+        return self._engine.budget
+
+    @property
+    def cache(self) -> Any:
+        """The client's response cache, if any."""
+        return self._engine.cache
+
+    def _chain(
+        self,
+        model: str | None,
+        models: Sequence[str] | None,
+        messages: Any,
+        params: Mapping[str, Any],
+        method: str,
+        *,
+        stream: bool,
+    ) -> Chain:
+        """The validated fallback chain of one call (every check raises before any request)."""
+        check_params(params, method)
+        options = dict(params)
+        use_cache = bool(options.pop("cache", True))
+        replay_unsafe = options.pop("replay_unsafe", None)
+        plan = self._engine.plan(model, models, messages, options, replay_unsafe)
+        return Chain(self._engine, plan, stream=stream, use_cache=use_cache)
+
+    def _derive(self, base: Any, adapter: Any) -> Any:
+        from atriumn.core import ApiKey
+
+        key = adapter.config.api_key
+        credentials = ApiKey(key, header_name=adapter.key_header, prefix=adapter.key_prefix) if key else None
+        return base.with_options(
+            base_url=adapter.config.base_url,
+            credentials=credentials,
+            headers={**base.extra_headers, **adapter.default_headers()},
+        )
+
+    def _embed_plan(
+        self,
+        model: str | None,
+        texts: Sequence[str],
+        batch_size: int | None,
+        use_cache: bool,
+        replay_unsafe: bool | None,
+    ) -> EmbedPlan:
+        if isinstance(texts, str):
+            raise ValidationError("texts: expected a list of strings, got one string")
+        items = list(texts)
+        for i, t in enumerate(items):
+            if not isinstance(t, str) or not t:
+                raise ValidationError(f"texts[{i}]: expected a non-empty string")
+        provider, name = self._engine.split(model)
+        adapter = self._engine.adapter(provider)
+        if not adapter.embed_batch_size:
+            raise ValidationError(f"model: {provider} has no embeddings in this SDK (use openai or gemini)")
+        if batch_size is not None and batch_size < 1:
+            raise ValidationError("batch_size: must be >= 1")
+        size = min(batch_size or adapter.embed_batch_size, adapter.embed_batch_size)
+        replay = self._engine.replay_unsafe if replay_unsafe is None else replay_unsafe
+        cache = self._engine.cache if use_cache else None
+        return EmbedPlan(self._engine, adapter, name, items, size, cache, replay)
+
+
+class EmbedPlan:
+    """One embed call (sans-IO): cached vectors first, the rest in batches under the provider's limit."""
+
+    def __init__(
+        self, engine: Engine, adapter: Any, model: str, texts: list[str], size: int, cache: Any, replay_unsafe: bool
+    ) -> None:
+        self.engine = engine
+        self.replay_unsafe = replay_unsafe
+        self.adapter = adapter
+        self.model = model
+        self.texts = texts
+        self.cache = cache
+        self.vectors: list[tuple[float, ...] | None] = [None] * len(texts)
+        self.usage = Usage()
+        self.keys: list[str] = []
+        if cache is not None:
+            import hashlib
+
+            prefix = f"embed\0{adapter.config.name}\0{adapter.config.base_url}\0{model}\0"
+            self.keys = [hashlib.sha256((prefix + t).encode()).hexdigest() for t in texts]
+            self.vectors = [cache.get_vector(k) for k in self.keys]
+        missing = [i for i, v in enumerate(self.vectors) if v is None]
+        self.batches = [missing[i : i + size] for i in range(0, len(missing), size)]
+
+    def operation(self, batch: list[int]) -> Any:
+        return self.adapter.embed_operation(
+            self.model, [self.texts[i] for i in batch], replay_unsafe=self.replay_unsafe
+        )
+
+    def absorb(self, batch: list[int], content: bytes) -> None:
+        doc = load_json(content, self.adapter.name)
+        try:
+            got, usage = self.adapter.parse_embed(doc, len(batch))
+        except AtriumnError:
+            raise
+        except _SHAPE_ERRORS as exc:
+            raise unreadable(self.adapter.name, exc) from None
+        if len(got) != len(batch):
+            raise DecodeError(f"{self.adapter.name} returned {len(got)} embeddings for {len(batch)} texts")
+        for i, vector in zip(batch, got, strict=True):
+            self.vectors[i] = vector
+            if self.cache is not None:
+                self.cache.put_vector(self.keys[i], vector)
+        self.usage = self.usage + usage
+
+    def result(self) -> Embeddings:
+        full = f"{self.adapter.config.name}:{self.model}"
+        return Embeddings(
+            vectors=tuple(v for v in self.vectors if v is not None),
+            model=self.model,
+            provider=self.adapter.config.name,
+            usage=self.usage,
+            cost=self.engine.prices.cost(full, self.usage),
+        )

@@ -1,0 +1,223 @@
+"""The synchronous chat client, :class:`ChatClient`: an I/O driver of the engine (see :mod:`._chat_base`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from atriumn.core import AtriumnError, Transport, ValidationError
+
+from . import _batch
+from ._batch import ScoredItem
+from ._chat_base import BaseChatClient, Chain, HealthStatus
+from ._engine import replay_events
+from ._params import ErrorMode
+from ._streams import ChatStream
+from ._types import ChatResponse, Embeddings, FinishEvent, StreamEvent
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._params import ChatParams
+
+__all__ = ["ChatClient"]
+
+
+class ChatClient(BaseChatClient):
+    """One chat / stream / embed interface over OpenAI, Anthropic, Gemini, Groq and OpenAI-compatible servers.
+
+    Models are named ``provider:model`` (``anthropic:claude-sonnet-4-5``). Keys come from ``api_keys``, else
+    ``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``, ``GEMINI_API_KEY``/``GOOGLE_API_KEY``, ``GROQ_API_KEY``; base
+    URLs from ``base_urls``, else ``OPENAI_BASE_URL``, ``ANTHROPIC_BASE_URL``, ``GEMINI_BASE_URL``,
+    ``GROQ_BASE_URL``, else the providers' own. The default model is ``default_model`` or
+    ``ATRIUMN_AI_MODEL``; ``LLM_PROVIDER`` names the provider of a model given without one.
+
+    Args:
+        api_keys, base_urls: per provider name.
+        providers: extra :class:`ProviderSpec` s (see :func:`openai_compatible`).
+        default_model: used when a call names no model.
+        transport: a core :class:`~atriumn.core.Transport` to share (its pool, retries and stats); else one
+            is created (``max_retries``, ``deadline`` apply to it) and closed by :meth:`close`.
+        prices: a :class:`PriceTable` or overrides of the bundled one.
+        cache: a response cache (:class:`MemoryCache`, :class:`SQLiteCache`).
+        budget: a :class:`Budget` or an amount in USD.
+        circuit_breaker: the policy of the breaker kept per ``provider:model``.
+        record_content: record prompt and completion text on spans, and show request bodies' text in DEBUG
+            logs (off by default: logs show a body's shape only).
+        replay_unsafe: replay a chat or embeddings call after it may have reached the provider — after a
+            connection reset, a read timeout or a 5xx — as the official SDKs do (default True). Providers
+            ignore Idempotency-Key, so a replay may run the generation twice and bill it twice; False raises
+            the error instead. Failures before the request was sent (refused connections) and 408 / 429 / 529
+            answers are retried either way. Per call: ``chat(..., replay_unsafe=False)``.
+        tracer_provider, meter_provider: OpenTelemetry providers (default: the global ones).
+    """
+
+    def __init__(
+        self,
+        *,
+        transport: Transport | None = None,
+        max_retries: int | None = None,
+        deadline: float | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        self._own_transport = transport is None
+        self._base = transport if transport is not None else Transport(max_retries=max_retries, deadline=deadline)
+        self._transports: dict[str, Transport] = {}
+
+    def _transport(self, adapter: Any) -> Transport:
+        name = adapter.config.name
+        transport = self._transports.get(name)
+        if transport is None:
+            transport = self._transports[name] = self._derive(self._base, adapter)
+        return transport
+
+    def chat(
+        self,
+        model: str | None = None,
+        messages: Any = None,
+        *,
+        models: Sequence[str] | None = None,
+        **params: Unpack[ChatParams],
+    ) -> ChatResponse:
+        """Send a conversation and return the whole answer.
+
+        Args:
+            model: ``provider:model`` (else the default model); or ``models=[...]``, a fallback chain tried in
+                order on retryable errors and open circuits.
+            messages: a string, :class:`Message` objects, or OpenAI-style dicts.
+            **params: the optional parameters, by keyword (:class:`ChatParams`: ``system``, ``temperature``,
+                ``max_tokens``, ``tools``, ``response_format``, ...).
+        """
+        chain = self._chain(model, models, messages, params, "chat", stream=False)
+        for call in chain:
+            try:
+                entry = call.begin()
+                if entry is not None:
+                    return call.from_cache(entry)
+                with call.activate():
+                    response = self._transport(call.adapter).send(call.adapter.chat_operation(call.req, stream=False))
+                result = call.parse_body(response.content, response.headers)
+            except Exception as exc:
+                chain.failed(call, call.failed(exc), exc)
+                continue
+            return chain.succeeded(call, call.succeeded(result))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def stream(
+        self,
+        model: str | None = None,
+        messages: Any = None,
+        *,
+        models: Sequence[str] | None = None,
+        errors: ErrorMode = "raise",
+        **params: Unpack[ChatParams],
+    ) -> ChatStream:
+        """Like :meth:`chat`, streamed: a :class:`ChatStream` of :class:`TextDelta`, :class:`ToolCallDelta`,
+        :class:`UsageEvent` and a final :class:`FinishEvent` carrying the same :class:`ChatResponse` that
+        :meth:`chat` returns. Errors inside the stream raise typed errors (``errors="event"`` yields an
+        :class:`ErrorEvent` instead). A fallback chain moves on only before the first token; after it, a
+        failure raises :class:`StreamInterruptedError` with the partial text.
+        """
+        return ChatStream(self._events(self._chain(model, models, messages, params, "stream", stream=True)), errors)
+
+    def _events(self, chain: Chain) -> Iterator[StreamEvent]:
+        for call in chain:
+            try:
+                entry = call.begin()
+                if entry is not None:
+                    yield from replay_events(call.from_cache(entry), entry.events)
+                    return
+                with call.activate():
+                    response = self._transport(call.adapter).send(call.adapter.chat_operation(call.req, stream=True))
+                try:
+                    call.stream_opened(response)
+                    for chunk in response.iter_bytes():
+                        events = call.feed(chunk)
+                        if events:
+                            yield from events
+                    final = call.stream_closed()
+                finally:
+                    response.close()
+            except GeneratorExit:
+                call.abandoned()
+                raise
+            except Exception as exc:
+                chain.failed(call, call.failed(exc), exc)
+                continue
+            yield FinishEvent(final.finish_reason, chain.succeeded(call, final.response))
+            return
+
+    def embed(
+        self,
+        model: str | None,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        cache: bool = True,
+        replay_unsafe: bool | None = None,
+    ) -> Embeddings:
+        """Embed ``texts`` (OpenAI or Gemini), in batches under the provider's limit; vectors in input order.
+        With a response cache, vectors are cached per text. ``replay_unsafe`` as for :meth:`chat`."""
+        plan = self._embed_plan(model, texts, batch_size, cache, replay_unsafe)
+        transport = self._transport(plan.adapter) if plan.batches else None
+        for batch in plan.batches:
+            assert transport is not None
+            plan.absorb(batch, transport.send(plan.operation(batch)).content)
+        return plan.result()
+
+    def check(self, model: str | None = None) -> HealthStatus:
+        """The cheapest real call the provider allows (a model lookup): latency, or the error. Never raises
+        for provider errors (configuration errors do raise)."""
+        provider, name = self._engine.split(model)
+        adapter = self._engine.adapter(provider)
+        start = time.perf_counter()
+        try:
+            response = self._transport(adapter).send(adapter.check_operation(name))
+            response.read()
+            response.close()
+        except AtriumnError as exc:
+            return HealthStatus(model=f"{provider}:{name}", ok=False, latency=time.perf_counter() - start, error=exc)
+        return HealthStatus(model=f"{provider}:{name}", ok=True, latency=time.perf_counter() - start)
+
+    def score_texts(
+        self,
+        items: Sequence[Any],
+        *,
+        rubric: str,
+        model: str | None = None,
+        models: Sequence[str] | None = None,
+        batch_size: int = 10,
+        max_concurrency: int = 3,
+        progress: Any = None,
+    ) -> list[ScoredItem]:
+        """Score texts against a rubric, ``batch_size`` items per request (structured output), up to
+        ``max_concurrency`` requests at once. Items are validated before any call; results come in input order,
+        each with its score or its error; one failed request never stops the others."""
+        valid = _batch.validate_items(items)
+        if not rubric or not rubric.strip():
+            raise ValidationError("rubric: must be a non-empty string")
+        groups = _batch.batches(valid, batch_size)
+
+        def score(group: list[_batch.TextItem]) -> ChatResponse:
+            system, user = _batch.scoring_messages(rubric, group)
+            kwargs: dict[str, Any] = {"models": models} if models is not None else {"model": model}
+            return self.chat(messages=user, system=system, response_format=_batch.SCORE_SCHEMA, **kwargs)
+
+        outcomes = _batch.map_batch(groups, score, max_concurrency=max_concurrency, progress=progress)
+        return [s for group, outcome in zip(groups, outcomes, strict=True) for s in _batch.scored(group, outcome)]
+
+    def close(self) -> None:
+        """Close the transport this client created (a shared one is left open)."""
+        if self._own_transport:
+            self._base.close()
+
+    def __enter__(self) -> ChatClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,66 @@
+"""The parameters of a chat call, written once: :meth:`ChatClient.chat`, :meth:`ChatClient.stream` and their
+async twins take them as ``**params: Unpack[ChatParams]``, so IDE completion and ``mypy --strict`` see every
+parameter with its type, and a new parameter is added in one place.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
+
+if TYPE_CHECKING:
+    from ._types import Tool
+
+__all__ = ["ChatParams", "ErrorMode", "check_params"]
+
+#: What a stream does with an error: raise it, or yield an :class:`ErrorEvent`.
+ErrorMode = Literal["raise", "event"]
+
+
+class ChatParams(TypedDict, total=False):
+    """The optional parameters of ``chat`` and ``stream`` (sync and async), by keyword.
+
+    Attributes:
+        system: the system prompt.
+        temperature: sampling temperature.
+        max_tokens: the longest answer, in tokens (Anthropic requires one: 4096 when omitted).
+        top_p, top_k: nucleus and top-k sampling. A sampling parameter the model does not accept raises
+            :class:`UnsupportedParameterError` before sending (never dropped silently).
+        stop: one stop sequence or several.
+        seed: a sampling seed, where the provider takes one.
+        tools: :class:`Tool` s, typed callables, or tool dicts (OpenAI's or Anthropic's shape).
+        tool_choice: ``"auto"``, ``"none"``, ``"required"``, or a tool's name.
+        response_format: structured output: a JSON Schema dict, OpenAI's ``response_format`` dict (JSON mode
+            ``{"type": "json_object"}`` included), or an attrs class; the answer is parsed into ``.parsed``.
+        extra_body: provider-specific fields merged into the request body.
+        cache: use the client's response cache (when it has one). Default True.
+        replay_unsafe: this call's replay rule (default: the client's; see :class:`ChatClient`).
+    """
+
+    system: str | None
+    temperature: float | None
+    max_tokens: int | None
+    top_p: float | None
+    top_k: int | None
+    stop: str | Sequence[str] | None
+    seed: int | None
+    tools: Sequence[Tool | Callable[..., Any] | Mapping[str, Any] | Any] | None
+    tool_choice: str | None
+    response_format: Any
+    extra_body: Mapping[str, Any] | None
+    cache: bool
+    replay_unsafe: bool | None
+
+
+_NAMES = frozenset(ChatParams.__annotations__)
+
+
+def check_params(params: Mapping[str, Any], method: str) -> None:
+    """Refuse a keyword ``chat`` does not take, as Python refuses one for a plain function (a ``TypeError``),
+    suggesting the closest name."""
+    for name in params:
+        if name not in _NAMES:
+            close = difflib.get_close_matches(name, _NAMES, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise TypeError(f"{method}() got an unexpected keyword argument {name!r}{hint}")
