@@ -42,8 +42,9 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from atriumn.ai import AsyncChatClient, ChatClient
+from atriumn.ai._call import Call
 from atriumn.ai._chat_base import EmbedPlan as _EmbedPlan
-from atriumn.ai._engine import Call, Engine
+from atriumn.ai._engine import Engine
 from atriumn.ai._errors import StreamDecodeError
 from atriumn.ai._pricing import PriceTable
 from atriumn.ai._sse import ServerSentEvent, SSEDecoder

@@ -12,8 +12,8 @@ from atriumn.core import AsyncTransport, AtriumnError, ValidationError
 
 from . import _batch
 from ._batch import ScoredItem
+from ._call import replay_events
 from ._chat_base import BaseChatClient, Chain, HealthStatus
-from ._engine import replay_events
 from ._params import ErrorMode
 from ._streams import AsyncChatStream
 from ._types import ChatResponse, Embeddings, FinishEvent, StreamEvent

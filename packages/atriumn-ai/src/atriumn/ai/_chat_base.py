@@ -15,7 +15,8 @@ import attrs
 
 from atriumn.core import AtriumnError, CircuitBreakerPolicy, DecodeError, ValidationError
 
-from ._engine import _SHAPE_ERRORS, Budget, Call, Engine, ProviderSpec, is_fallback_error, unreadable
+from ._call import SHAPE_ERRORS, Call, unreadable
+from ._engine import Budget, Engine, ProviderSpec, is_fallback_error
 from ._errors import StreamInterruptedError
 from ._params import check_params
 from ._pricing import PriceTable
@@ -216,7 +217,7 @@ class EmbedPlan:
             got, usage = self.adapter.parse_embed(doc, len(batch))
         except AtriumnError:
             raise
-        except _SHAPE_ERRORS as exc:
+        except SHAPE_ERRORS as exc:
             raise unreadable(self.adapter.name, exc) from None
         if len(got) != len(batch):
             raise DecodeError(f"{self.adapter.name} returned {len(got)} embeddings for {len(batch)} texts")

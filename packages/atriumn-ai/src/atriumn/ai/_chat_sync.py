@@ -11,8 +11,8 @@ from atriumn.core import AtriumnError, Transport, ValidationError
 
 from . import _batch
 from ._batch import ScoredItem
+from ._call import replay_events
 from ._chat_base import BaseChatClient, Chain, HealthStatus
-from ._engine import replay_events
 from ._params import ErrorMode
 from ._streams import ChatStream
 from ._types import ChatResponse, Embeddings, FinishEvent, StreamEvent
