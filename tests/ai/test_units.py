@@ -127,7 +127,7 @@ def test_rate_limit_parsing() -> None:
 def test_gemini_stream_keeps_text_and_calls_in_order() -> None:
     import json
 
-    from atriumn.ai import TextPart, ToolCall
+    from atriumn.ai import ReasoningPart, TextPart, ToolCall
     from atriumn.ai._sse import ServerSentEvent
     from atriumn.ai.providers.gemini import _GeminiStream
 
@@ -151,7 +151,10 @@ def test_gemini_stream_keeps_text_and_calls_in_order() -> None:
     assert streamed.parts == (
         TextPart(text="Let me check."),
         ToolCall(id="call_0", name="lookup", arguments={"q": "x"}),
+        ReasoningPart(text="hidden", provider="gemini"),  # a thought is kept, in order, apart from the text
         TextPart(text="Done."),
     )
+    assert [d.text for d in deltas if d.type == "reasoning_delta"] == ["hidden"]  # type: ignore[union-attr]
+    assert streamed.reasoning == "hidden"
     assert streamed.text == "Let me check.Done." and streamed.model == "g-1" and streamed.id == "r1"
     assert streamed.finish_reason == "tool_calls"

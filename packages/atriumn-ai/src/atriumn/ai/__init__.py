@@ -18,6 +18,7 @@ register_component("ai", __version__)
 if TYPE_CHECKING:
     from ._batch import BatchResult, ScoredItem, TextItem, amap_batch, map_batch
     from ._cache import CacheStats, MemoryCache, ResponseCache, SQLiteCache
+    from ._caches import AsyncCaches, CachedContent, Caches
     from ._capabilities import register_capabilities
     from ._chat_async import AsyncChatClient
     from ._chat_base import HealthStatus
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     )
     from ._models import Prompt, PromptVariable
     from ._params import ChatParams
+    from ._parts import AudioPart, CachePoint, DocumentPart, ImagePart, Reasoning, ReasoningPart
     from ._pricing import PriceTable, set_prices
     from ._sse import ServerSentEvent, SSEDecoder
     from ._streams import AsyncChatStream, ChatStream
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
         FinishEvent,
         Message,
         RateLimitInfo,
+        ReasoningDelta,
         StreamEvent,
         TextDelta,
         TextPart,
@@ -66,6 +69,10 @@ _LAZY = {
     "AsyncChatStream": "._streams",
     "HealthStatus": "._chat_base",
     "ChatParams": "._params",
+    "AsyncCaches": "._caches",
+    "CachedContent": "._caches",
+    "Caches": "._caches",
+    **dict.fromkeys(["AudioPart", "CachePoint", "DocumentPart", "ImagePart", "Reasoning", "ReasoningPart"], "._parts"),
     "Budget": "._engine",
     "ProviderSpec": "._engine",
     "openai_compatible": "._engine",
@@ -98,6 +105,7 @@ _LAZY = {
             "FinishEvent",
             "Message",
             "RateLimitInfo",
+            "ReasoningDelta",
             "StreamEvent",
             "TextDelta",
             "TextPart",
@@ -114,22 +122,29 @@ _LAZY = {
 __all__ = [
     "AIClient",
     "AsyncAIClient",
+    "AsyncCaches",
     "AsyncChatClient",
     "AsyncChatStream",
     "Attempt",
+    "AudioPart",
     "BatchResult",
     "Budget",
     "BudgetExceededError",
+    "CachePoint",
     "CacheStats",
+    "CachedContent",
+    "Caches",
     "ChatClient",
     "ChatParams",
     "ChatResponse",
     "ChatStream",
     "Cost",
+    "DocumentPart",
     "Embeddings",
     "ErrorEvent",
     "FinishEvent",
     "HealthStatus",
+    "ImagePart",
     "MemoryCache",
     "Message",
     "PriceTable",
@@ -137,6 +152,9 @@ __all__ = [
     "PromptVariable",
     "ProviderSpec",
     "RateLimitInfo",
+    "Reasoning",
+    "ReasoningDelta",
+    "ReasoningPart",
     "ResponseCache",
     "SQLiteCache",
     "SSEDecoder",

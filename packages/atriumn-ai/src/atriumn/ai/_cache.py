@@ -22,10 +22,13 @@ import attrs
 
 from atriumn.core import ValidationError
 
+from ._parts import ReasoningPart
 from ._types import (
     ChatResponse,
     Cost,
     FinishEvent,
+    Part,
+    ReasoningDelta,
     StreamEvent,
     TextDelta,
     TextPart,
@@ -231,21 +234,31 @@ def _usage_from(d: dict[str, Any]) -> Usage:
     )
 
 
-def _part(p: TextPart | ToolCall) -> dict[str, Any]:
+def _part(p: Part) -> dict[str, Any]:
     if isinstance(p, TextPart):
         return {"text": p.text}
-    return {"id": p.id, "name": p.name, "arguments": dict(p.arguments)}
+    if isinstance(p, ReasoningPart):
+        return {"reasoning": p.text, "signature": p.signature, "redacted": p.redacted, "data": p.data,
+                "provider": p.provider}  # fmt: skip
+    if isinstance(p, ToolCall):
+        return {"id": p.id, "name": p.name, "arguments": dict(p.arguments), "raw": p.raw_arguments}
+    raise TypeError(f"a response holds no {type(p).__name__}")  # pragma: no cover - responses hold only these
 
 
-def _part_from(d: dict[str, Any]) -> TextPart | ToolCall:
+def _part_from(d: dict[str, Any]) -> Part:
     if "text" in d:
         return TextPart(text=d["text"])
-    return ToolCall(id=d["id"], name=d["name"], arguments=d["arguments"])
+    if "reasoning" in d:
+        return ReasoningPart(text=d["reasoning"], signature=d.get("signature"), redacted=bool(d.get("redacted")),
+                             data=d.get("data"), provider=d.get("provider") or "")  # fmt: skip
+    return ToolCall(id=d["id"], name=d["name"], arguments=d["arguments"], raw_arguments=d.get("raw"))
 
 
 def _event(e: StreamEvent) -> dict[str, Any] | None:
     if isinstance(e, TextDelta):
         return {"t": "text", "text": e.text}
+    if isinstance(e, ReasoningDelta):
+        return {"t": "reasoning", "text": e.text}
     if isinstance(e, ToolCallDelta):
         return {"t": "tool", "index": e.index, "id": e.id, "name": e.name, "arguments": e.arguments}
     if isinstance(e, UsageEvent):
@@ -256,6 +269,8 @@ def _event(e: StreamEvent) -> dict[str, Any] | None:
 def _event_from(d: dict[str, Any]) -> StreamEvent:
     if d["t"] == "text":
         return TextDelta(d["text"])
+    if d["t"] == "reasoning":
+        return ReasoningDelta(d["text"])
     if d["t"] == "tool":
         return ToolCallDelta(index=d["index"], id=d["id"], name=d["name"], arguments=d["arguments"])
     return UsageEvent(_usage_from(d["usage"]))

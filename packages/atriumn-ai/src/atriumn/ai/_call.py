@@ -19,10 +19,21 @@ from atriumn.core import APIError, AtriumnError, DecodeError, NetworkError, Tran
 
 from ._engine import Engine
 from ._errors import StreamDecodeError, StructuredOutputError
+from ._parts import ReasoningPart
 from ._ratelimits import parse_rate_limits
 from ._request import ChatRequest
 from ._sse import SSEDecoder
-from ._types import ChatResponse, FinishEvent, StreamEvent, TextDelta, TextPart, ToolCall, ToolCallDelta, UsageEvent
+from ._types import (
+    ChatResponse,
+    FinishEvent,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    TextPart,
+    ToolCall,
+    ToolCallDelta,
+    UsageEvent,
+)
 from .providers._read import load_json
 
 if TYPE_CHECKING:
@@ -343,6 +354,8 @@ def replay_events(response: ChatResponse, recorded: Sequence[StreamEvent] | None
     for part in response.parts:
         if isinstance(part, TextPart):
             events.append(TextDelta(part.text))
+        elif isinstance(part, ReasoningPart) and part.text:
+            events.append(ReasoningDelta(part.text))
         elif isinstance(part, ToolCall):
             events.append(ToolCallDelta(index=calls, id=part.id, name=part.name, arguments=part.arguments_json))
             calls += 1

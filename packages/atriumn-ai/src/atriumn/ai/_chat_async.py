@@ -21,6 +21,7 @@ from ._types import ChatResponse, Embeddings, FinishEvent, StreamEvent
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ._caches import AsyncCaches
     from ._params import ChatParams
 
 __all__ = ["AsyncChatClient"]
@@ -41,6 +42,13 @@ class AsyncChatClient(BaseChatClient):
         self._own_transport = transport is None
         self._base = transport if transport is not None else AsyncTransport(max_retries=max_retries, deadline=deadline)
         self._transports: dict[str, AsyncTransport] = {}
+
+    @property
+    def caches(self) -> AsyncCaches:
+        """Gemini explicit caches: ``create``, ``get``, ``list``, ``update``, ``delete`` (:class:`CachedContent`)."""
+        from ._caches import AsyncCaches
+
+        return AsyncCaches(self)
 
     def _transport(self, adapter: Any) -> AsyncTransport:
         name = adapter.config.name

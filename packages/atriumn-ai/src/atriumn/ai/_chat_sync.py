@@ -20,6 +20,7 @@ from ._types import ChatResponse, Embeddings, FinishEvent, StreamEvent
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ._caches import Caches
     from ._params import ChatParams
 
 __all__ = ["ChatClient"]
@@ -66,6 +67,13 @@ class ChatClient(BaseChatClient):
         self._own_transport = transport is None
         self._base = transport if transport is not None else Transport(max_retries=max_retries, deadline=deadline)
         self._transports: dict[str, Transport] = {}
+
+    @property
+    def caches(self) -> Caches:
+        """Gemini explicit caches: ``create``, ``get``, ``list``, ``update``, ``delete`` (:class:`CachedContent`)."""
+        from ._caches import Caches
+
+        return Caches(self)
 
     def _transport(self, adapter: Any) -> Transport:
         name = adapter.config.name

@@ -25,8 +25,9 @@ from atriumn.core import (
 
 from ._capabilities import check_parameters
 from ._errors import BudgetExceededError
+from ._parts import Reasoning
 from ._pricing import PriceTable, resolve_prices
-from ._request import ChatRequest, normalize_messages, normalize_response_format, normalize_tools
+from ._request import ChatRequest, normalize_messages, normalize_response_format, normalize_system, normalize_tools
 
 if TYPE_CHECKING:
     from ._cache import ResponseCache
@@ -285,52 +286,17 @@ class Engine:
             raise ValidationError("models: must not be empty")
         if messages is None:
             raise ValidationError("messages: required")
-        msgs = normalize_messages(messages)
-        tools = normalize_tools(params.get("tools"))
-        response_format = normalize_response_format(params.get("response_format"))
-        tool_choice = params.get("tool_choice")
-        if tool_choice is not None:
-            if not isinstance(tool_choice, str):
-                raise ValidationError("tool_choice: expected 'auto', 'none', 'required' or a tool name")
-            if tool_choice not in ("auto", "none", "required") and tool_choice not in {t.name for t in tools}:
-                raise ValidationError(f"tool_choice: {tool_choice!r} is not one of the tools")
-        max_tokens = params.get("max_tokens")
-        if max_tokens is not None and (
-            isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
-        ):
-            raise ValidationError(f"max_tokens: expected a positive integer, got {max_tokens!r}")
-        temperature = params.get("temperature")
-        if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, (int, float))):
-            raise ValidationError(f"temperature: expected a number, got {temperature!r}")
-        stop = params.get("stop")
+        fields = request_fields(params)
+        fields["messages"] = normalize_messages(messages)
+        fields["record_content"] = self.record_content
+        fields["replay_unsafe"] = self.replay_unsafe if replay_unsafe is None else replay_unsafe
         plan: list[tuple[ChatRequest, Adapter]] = []
         for name in names:
             provider, model_name = self.split(name)
-            req = ChatRequest(
-                provider=provider,
-                model=model_name,
-                messages=msgs,
-                system=params.get("system"),
-                temperature=temperature,
-                max_tokens=max_tokens,
-                top_p=params.get("top_p"),
-                top_k=params.get("top_k"),
-                stop=(stop,) if isinstance(stop, str) else tuple(stop) if stop else None,
-                seed=params.get("seed"),
-                tools=tools,
-                tool_choice=tool_choice,
-                response_schema=response_format.schema,
-                response_name=response_format.name,
-                response_type=response_format.type,
-                response_strict=response_format.strict,
-                response_description=response_format.description,
-                response_json=response_format.json_mode,
-                extra_body=params.get("extra_body"),
-                record_content=self.record_content,
-                replay_unsafe=self.replay_unsafe if replay_unsafe is None else replay_unsafe,
-            )
+            req = ChatRequest(provider=provider, model=model_name, **fields)
             adapter = self.adapter(provider)
             check_parameters(self.kind_of(provider), model_name, req.sampling())
+            adapter.check(req)
             plan.append((req, adapter))
         return plan
 
@@ -346,3 +312,66 @@ class Engine:
 def otel_provider(provider: str) -> str:
     """The ``gen_ai.provider.name`` of a provider."""
     return _OTEL_PROVIDER.get(provider, provider)
+
+
+def _number(params: Mapping[str, Any], name: str) -> Any:
+    value = params.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ValidationError(f"{name}: expected a number, got {value!r}")
+    return value
+
+
+def request_fields(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The model-independent fields of a :class:`ChatRequest`, each checked (the error names the parameter)."""
+    tools, tool_cache_points = normalize_tools(params.get("tools"))
+    response_format = normalize_response_format(params.get("response_format"))
+    system, system_parts = normalize_system(params.get("system"))
+    tool_choice = params.get("tool_choice")
+    if tool_choice is not None:
+        if not isinstance(tool_choice, str):
+            raise ValidationError("tool_choice: expected 'auto', 'none', 'required' or a tool name")
+        if tool_choice not in ("auto", "none", "required") and tool_choice not in {t.name for t in tools}:
+            raise ValidationError(f"tool_choice: {tool_choice!r} is not one of the tools")
+    max_tokens = params.get("max_tokens")
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+        raise ValidationError(f"max_tokens: expected a positive integer, got {max_tokens!r}")
+    reasoning = params.get("reasoning")
+    if isinstance(reasoning, str):
+        reasoning = Reasoning(effort=reasoning)
+    if reasoning is not None and not isinstance(reasoning, Reasoning):
+        raise ValidationError(f"reasoning: expected a Reasoning (or an effort name), got {type(reasoning).__name__}")
+    cached = params.get("cached_content")
+    cached_name = getattr(cached, "name", cached)
+    if cached_name is not None and (not isinstance(cached_name, str) or not cached_name):
+        raise ValidationError("cached_content: expected a CachedContent or its name ('cachedContents/...')")
+    key = params.get("prompt_cache_key")
+    if key is not None and (not isinstance(key, str) or not key):
+        raise ValidationError("prompt_cache_key: expected a non-empty string")
+    options = params.get("prompt_cache_options")
+    if options is not None and not isinstance(options, Mapping):
+        raise ValidationError("prompt_cache_options: expected a dict ({'mode': ..., 'ttl': ...})")
+    stop = params.get("stop")
+    return {
+        "system": system,
+        "system_parts": system_parts,
+        "temperature": _number(params, "temperature"),
+        "max_tokens": max_tokens,
+        "top_p": _number(params, "top_p"),
+        "top_k": params.get("top_k"),
+        "stop": (stop,) if isinstance(stop, str) else tuple(stop) if stop else None,
+        "seed": params.get("seed"),
+        "tools": tools,
+        "tool_cache_points": tool_cache_points,
+        "tool_choice": tool_choice,
+        "response_schema": response_format.schema,
+        "response_name": response_format.name,
+        "response_type": response_format.type,
+        "response_strict": response_format.strict,
+        "response_description": response_format.description,
+        "response_json": response_format.json_mode,
+        "reasoning": reasoning,
+        "cached_content": cached_name,
+        "prompt_cache_key": key,
+        "prompt_cache_options": options,
+        "extra_body": params.get("extra_body"),
+    }

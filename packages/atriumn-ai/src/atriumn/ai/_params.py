@@ -10,7 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 if TYPE_CHECKING:
-    from ._types import Tool
+    from ._parts import CachePoint, Reasoning
+    from ._types import TextPart, Tool
 
 __all__ = ["ChatParams", "ErrorMode", "check_params"]
 
@@ -22,23 +23,30 @@ class ChatParams(TypedDict, total=False):
     """The optional parameters of ``chat`` and ``stream`` (sync and async), by keyword.
 
     Attributes:
-        system: the system prompt.
+        system: the system prompt: text, or text parts with a :class:`CachePoint` (``["...", CachePoint()]``).
         temperature: sampling temperature.
         max_tokens: the longest answer, in tokens (Anthropic requires one: 4096 when omitted).
         top_p, top_k: nucleus and top-k sampling. A sampling parameter the model does not accept raises
             :class:`UnsupportedParameterError` before sending (never dropped silently).
         stop: one stop sequence or several.
         seed: a sampling seed, where the provider takes one.
-        tools: :class:`Tool` s, typed callables, or tool dicts (OpenAI's or Anthropic's shape).
+        tools: :class:`Tool` s, typed callables, or tool dicts (OpenAI's or Anthropic's shape); a
+            :class:`CachePoint` after a tool marks the tools up to it for prompt caching.
         tool_choice: ``"auto"``, ``"none"``, ``"required"``, or a tool's name.
         response_format: structured output: a JSON Schema dict, OpenAI's ``response_format`` dict (JSON mode
             ``{"type": "json_object"}`` included), or an attrs class; the answer is parsed into ``.parsed``.
+        reasoning: a :class:`Reasoning` (an effort and/or a thinking budget) or an effort name (``"high"``),
+            mapped to each provider's controls; a value the provider does not take is refused before sending.
+        cached_content: a Gemini explicit cache (a :class:`CachedContent` from ``client.caches.create`` or its
+            name, ``cachedContents/...``).
+        prompt_cache_key: OpenAI's ``prompt_cache_key`` (requests sharing a prefix and a key share a cache).
+        prompt_cache_options: OpenAI's ``prompt_cache_options`` (``{"mode": "explicit", "ttl": "30m"}``).
         extra_body: provider-specific fields merged into the request body.
         cache: use the client's response cache (when it has one). Default True.
         replay_unsafe: this call's replay rule (default: the client's; see :class:`ChatClient`).
     """
 
-    system: str | None
+    system: str | Sequence[str | TextPart | CachePoint] | None
     temperature: float | None
     max_tokens: int | None
     top_p: float | None
@@ -48,6 +56,10 @@ class ChatParams(TypedDict, total=False):
     tools: Sequence[Tool | Callable[..., Any] | Mapping[str, Any] | Any] | None
     tool_choice: str | None
     response_format: Any
+    reasoning: Reasoning | str | None
+    cached_content: Any
+    prompt_cache_key: str | None
+    prompt_cache_options: Mapping[str, Any] | None
     extra_body: Mapping[str, Any] | None
     cache: bool
     replay_unsafe: bool | None

@@ -14,6 +14,8 @@ from typing import Any
 
 from atriumn.core import ValidationError
 
+from ._content import content_parts
+from ._parts import CachePoint, Reasoning
 from ._types import Message, Part, TextPart, Tool, ToolCall
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "ResponseFormat",
     "normalize_messages",
     "normalize_response_format",
+    "normalize_system",
     "normalize_tools",
     "tool_call_from_text",
 ]
@@ -48,6 +51,12 @@ class ChatRequest:
     response_strict: bool | None = None
     response_description: str | None = None
     response_json: bool = False
+    reasoning: Reasoning | None = None
+    system_parts: tuple[Part, ...] = ()
+    tool_cache_points: Mapping[int, CachePoint] = dataclasses.field(default_factory=dict)
+    cached_content: str | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_options: Mapping[str, Any] | None = None
     extra_body: Mapping[str, Any] | None = None
     # Call options (not part of the request's meaning, nor of its cache key):
     record_content: bool = False
@@ -92,6 +101,12 @@ class ChatRequest:
             "response_strict": self.response_strict,
             "response_description": self.response_description,
             "response_json": self.response_json,
+            "reasoning": [self.reasoning.effort, self.reasoning.budget_tokens] if self.reasoning else None,
+            "system_parts": [_part_doc(p) for p in self.system_parts],
+            "tool_cache_points": {str(i): c.ttl for i, c in self.tool_cache_points.items()},
+            "cached_content": self.cached_content,
+            "prompt_cache_key": self.prompt_cache_key,
+            "prompt_cache_options": self.prompt_cache_options,
             "response_typed": self.response_type is not None,
             "extra_body": self.extra_body,
         }
@@ -99,13 +114,26 @@ class ChatRequest:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _part_doc(p: Part) -> dict[str, Any]:
+    """A part as it counts for the cache key (media by content hash, not by bytes)."""
+    if isinstance(p, TextPart):
+        return {"text": p.text}
+    if isinstance(p, ToolCall):
+        return {"id": p.id, "name": p.name, "args": p.arguments_json}
+    doc: dict[str, Any] = {"type": p.type}
+    for name in ("url", "media_type", "detail", "filename", "text", "signature", "redacted", "data", "ttl"):
+        value = getattr(p, name, None)
+        if isinstance(value, bytes | bytearray | memoryview):
+            value = hashlib.sha256(value).hexdigest()
+        if value is not None:
+            doc[name] = value
+    return doc
+
+
 def _message_doc(m: Message) -> dict[str, Any]:
     content: Any = m.content
     if not isinstance(content, str):
-        content = [
-            {"text": p.text} if isinstance(p, TextPart) else {"id": p.id, "name": p.name, "args": p.arguments_json}
-            for p in content
-        ]
+        content = [_part_doc(p) for p in content]
     return {
         "role": m.role,
         "content": content,
@@ -144,24 +172,6 @@ def _tool_call_from_dict(d: Mapping[str, Any], where: str) -> ToolCall:
     return ToolCall(id=str(d.get("id", "")), name=name, arguments=args)
 
 
-def _parts(content: Any) -> str | tuple[Part, ...]:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    parts: list[Part] = []
-    for item in content:
-        if isinstance(item, (TextPart, ToolCall)):
-            parts.append(item)
-        elif isinstance(item, Mapping) and item.get("type", "text") == "text":
-            parts.append(TextPart(text=str(item.get("text", ""))))
-        elif isinstance(item, str):
-            parts.append(TextPart(text=item))
-        else:
-            raise ValidationError(f"messages: unsupported content part {item!r}")
-    return tuple(parts)
-
-
 def normalize_messages(messages: str | Message | Mapping[str, Any] | Iterable[Any]) -> tuple[Message, ...]:
     """Messages from a string (one user message), :class:`Message` objects, or OpenAI-style dicts."""
     if isinstance(messages, str):
@@ -185,7 +195,7 @@ def normalize_messages(messages: str | Message | Mapping[str, Any] | Iterable[An
             out.append(
                 Message(
                     role=role,
-                    content=_parts(m.get("content")),
+                    content=content_parts(m.get("content"), f"messages[{i}].content"),
                     tool_calls=calls,
                     tool_call_id=m.get("tool_call_id"),
                     name=m.get("name"),
@@ -238,14 +248,22 @@ def _tool_from_dict(t: Mapping[str, Any], i: int) -> Tool:
     )
 
 
-def normalize_tools(tools: Sequence[Tool | Callable[..., Any] | Mapping[str, Any]] | None) -> tuple[Tool, ...]:
+def normalize_tools(
+    tools: Sequence[Tool | Callable[..., Any] | Mapping[str, Any] | CachePoint] | None,
+) -> tuple[tuple[Tool, ...], dict[int, CachePoint]]:
     """Tools from :class:`Tool`, typed callables, or dicts (``{"name", "description", "parameters"}``,
-    OpenAI's ``{"type": "function", "function": {...}}`` or Anthropic's ``{"name", "input_schema", ...}``)."""
+    OpenAI's ``{"type": "function", "function": {...}}`` or Anthropic's ``{"name", "input_schema", ...}``), and
+    the cache points among them (by the index of the tool each one follows)."""
     if not tools:
-        return ()
+        return (), {}
     out: list[Tool] = []
+    points: dict[int, CachePoint] = {}
     for i, t in enumerate(tools):
-        if isinstance(t, Tool):
+        if isinstance(t, CachePoint):
+            if not out:
+                raise ValidationError(f"tools[{i}]: a CachePoint must follow a tool")
+            points[len(out) - 1] = t
+        elif isinstance(t, Tool):
             out.append(t)
         elif isinstance(t, Mapping):
             out.append(_tool_from_dict(t, i))
@@ -257,7 +275,28 @@ def normalize_tools(tools: Sequence[Tool | Callable[..., Any] | Mapping[str, Any
     for name in names:
         if names.count(name) > 1:
             raise ValidationError(f"tools: duplicate tool name {name!r}")
-    return tuple(out)
+    return tuple(out), points
+
+
+def normalize_system(system: Any) -> tuple[str | None, tuple[Part, ...]]:
+    """``system=``: a string, or a sequence of strings, :class:`TextPart` s and :class:`CachePoint` s. Returns the
+    text (parts joined by blank lines) and the parts."""
+    if system is None:
+        return None, ()
+    if isinstance(system, str):
+        return system, ()
+    if isinstance(system, TextPart | CachePoint):
+        system = [system]
+    parts: list[Part] = []
+    for j, item in enumerate(system):
+        if isinstance(item, str):
+            parts.append(TextPart(text=item))
+        elif isinstance(item, TextPart | CachePoint):
+            parts.append(item)
+        else:
+            raise ValidationError(f"system[{j}]: expected text or a CachePoint, got {type(item).__name__}")
+    text = "\n\n".join(p.text for p in parts if isinstance(p, TextPart))
+    return text or None, tuple(parts)
 
 
 @dataclasses.dataclass(frozen=True)

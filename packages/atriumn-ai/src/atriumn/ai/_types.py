@@ -11,6 +11,8 @@ from typing import Any
 
 import attrs
 
+from ._parts import AudioPart, CachePoint, DocumentPart, ImagePart, ReasoningPart
+
 __all__ = [
     "Attempt",
     "ChatResponse",
@@ -21,6 +23,7 @@ __all__ = [
     "Message",
     "Part",
     "RateLimitInfo",
+    "ReasoningDelta",
     "StreamEvent",
     "TextDelta",
     "TextPart",
@@ -84,7 +87,14 @@ class ToolCall:
         return None if isinstance(value, dict) else f"a JSON {type(value).__name__}, not an object"
 
 
-Part = TextPart | ToolCall
+Part = TextPart | ToolCall | ImagePart | DocumentPart | AudioPart | ReasoningPart | CachePoint
+
+
+def _content(items: tuple[str | Part, ...]) -> str | tuple[Part, ...]:
+    """One string stays a string; anything else becomes parts (strings as :class:`TextPart` s)."""
+    if len(items) == 1 and isinstance(items[0], str):
+        return items[0]
+    return tuple(TextPart(text=i) if isinstance(i, str) else i for i in items)
 
 
 @attrs.frozen(kw_only=True)
@@ -94,7 +104,7 @@ class Message:
     Attributes:
         role: ``system``, ``user``, ``assistant``, ``tool``, or ``developer`` (OpenAI's name for system
             instructions to reasoning models: sent as ``developer`` to OpenAI, as system text elsewhere).
-        content: text, or a sequence of parts.
+        content: text, or a sequence of parts (text, images, documents, audio, reasoning, cache points).
         tool_calls: on assistant messages, the calls the model made.
         tool_call_id: on tool messages, the call this result answers.
         name: on tool messages, the function's name (Gemini needs it; found from the call when omitted); on
@@ -110,14 +120,15 @@ class Message:
     is_error: bool = False
 
     @classmethod
-    def user(cls, text: str) -> Message:
-        """A user message."""
-        return cls(role="user", content=text)
+    def user(cls, *content: str | Part) -> Message:
+        """A user message: text, or text and other parts (``Message.user("What is this?", ImagePart.from_file(
+        "cat.png"))``)."""
+        return cls(role="user", content=_content(content))
 
     @classmethod
-    def system(cls, text: str) -> Message:
-        """A system message."""
-        return cls(role="system", content=text)
+    def system(cls, *content: str | Part) -> Message:
+        """A system message (its text, optionally with a :class:`CachePoint`)."""
+        return cls(role="system", content=_content(content))
 
     @classmethod
     def assistant(cls, text: str = "", *, tool_calls: Sequence[ToolCall] = ()) -> Message:
@@ -273,7 +284,7 @@ class ChatResponse:
 
     Attributes:
         text: the text output.
-        parts: text and tool-call parts in order.
+        parts: text, tool-call and reasoning parts in order.
         tool_calls: the tool calls.
         finish_reason: ``stop``, ``length``, ``tool_calls``, ``content_filter`` or the provider's own value.
         usage: normalised :class:`Usage`; cost: :class:`Cost` (None when the model has no price).
@@ -300,9 +311,18 @@ class ChatResponse:
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 
     @property
+    def reasoning(self) -> str:
+        """The reasoning text the provider returned (its :class:`ReasoningPart` s joined; empty when none)."""
+        return "".join(p.text for p in self.parts if isinstance(p, ReasoningPart))
+
+    @property
     def message(self) -> Message:
-        """The assistant message to append to the conversation (keeps the tool calls)."""
-        return Message(role="assistant", content=self.text, tool_calls=self.tool_calls)
+        """The assistant message to append to the conversation: the text, the tool calls, and the reasoning
+        parts with their signatures, exactly as received (providers that require them back get them)."""
+        if not any(isinstance(p, ReasoningPart) for p in self.parts):
+            return Message(role="assistant", content=self.text, tool_calls=self.tool_calls)
+        content = tuple(p for p in self.parts if not isinstance(p, ToolCall))
+        return Message(role="assistant", content=content, tool_calls=self.tool_calls)
 
 
 @attrs.frozen(kw_only=True)
@@ -369,4 +389,12 @@ class ErrorEvent:
     type: str = "error"
 
 
-StreamEvent = TextDelta | ToolCallDelta | UsageEvent | FinishEvent | ErrorEvent
+@attrs.frozen
+class ReasoningDelta:
+    """A piece of the model's reasoning (Anthropic thinking, Gemini thought summaries, Groq reasoning)."""
+
+    text: str
+    type: str = "reasoning_delta"
+
+
+StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | UsageEvent | FinishEvent | ErrorEvent

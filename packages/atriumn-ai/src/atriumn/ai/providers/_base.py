@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from atriumn.ai._parts import ReasoningPart
 from atriumn.ai._request import ChatRequest
 from atriumn.ai._sse import ServerSentEvent
 from atriumn.ai._types import ChatResponse, Part, StreamEvent, TextPart, ToolCall, Usage
@@ -141,6 +142,14 @@ class Adapter(abc.ABC):
             **kwargs,
         )
 
+    def check(self, req: ChatRequest) -> None:
+        """Refuse, before any request, what this provider or model cannot take (a part, a reasoning control, a
+        cache TTL, too many cache points): :class:`UnsupportedParameterError` or :class:`ValidationError`
+        naming it. The adapters' wire checks live in :mod:`.providers._capabilities`."""
+        from ._capabilities import check_request
+
+        check_request(self.name, req)
+
     @abc.abstractmethod
     def parse_chat(self, doc: Any, req: ChatRequest) -> ChatResponse:
         """The response for a non-streamed answer's JSON document."""
@@ -167,7 +176,9 @@ class Adapter(abc.ABC):
 
 
 def merge_text_parts(parts: Sequence[Part]) -> tuple[Part, ...]:
-    """Adjacent text parts joined into one (so streamed and non-streamed answers compare equal)."""
+    """Adjacent text parts joined into one, and adjacent reasoning texts of one provider (the later part's
+    signature kept), so streamed and non-streamed answers compare equal. A signature-only reasoning part
+    (Gemini's ``thoughtSignature`` on the part that follows it) is never merged."""
     out: list[Part] = []
     for p in parts:
         if isinstance(p, TextPart):
@@ -175,6 +186,13 @@ def merge_text_parts(parts: Sequence[Part]) -> tuple[Part, ...]:
                 continue
             if out and isinstance(out[-1], TextPart):
                 out[-1] = TextPart(text=out[-1].text + p.text)
+                continue
+        elif isinstance(p, ReasoningPart) and p.text and not p.redacted and out:
+            last = out[-1]
+            if isinstance(last, ReasoningPart) and last.text and not last.redacted and last.provider == p.provider:
+                out[-1] = ReasoningPart(
+                    text=last.text + p.text, signature=p.signature or last.signature, provider=p.provider
+                )
                 continue
         out.append(p)
     return tuple(out)

@@ -14,16 +14,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from atriumn.ai._errors import UnsupportedParameterError, stream_error
+from atriumn.ai._parts import ReasoningPart
 from atriumn.ai._request import ChatRequest, tool_call_from_text
 from atriumn.ai._sse import ServerSentEvent
 from atriumn.ai._types import (
     ChatResponse,
-    Message,
     Part,
+    ReasoningDelta,
     StreamEvent,
     TextDelta,
     TextPart,
-    Tool,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -31,7 +31,8 @@ from atriumn.ai._types import (
 )
 from atriumn.core import Operation
 
-from ._base import Adapter, StreamState, build_response, object_arguments
+from ._anthropic_messages import conversation, reasoning_fields, system, tools
+from ._base import Adapter, StreamState, build_response
 from ._read import bad_shape, count, items, load_json, obj, text
 
 __all__ = ["DEFAULT_MAX_TOKENS", "AnthropicAdapter"]
@@ -68,34 +69,6 @@ def _finish(reason: str) -> str:
     return _FINISH.get(reason, reason)
 
 
-def _content(m: Message, where: str) -> list[dict[str, Any]] | str:
-    blocks: list[dict[str, Any]] = []
-    if isinstance(m.content, str):
-        if not m.tool_calls:
-            return m.content
-        if m.content:
-            blocks.append({"type": "text", "text": m.content})
-    else:
-        for p in m.content:
-            if isinstance(p, TextPart):
-                blocks.append({"type": "text", "text": p.text})
-    for j, c in enumerate(m.tool_calls):
-        args = object_arguments(c, f"{where}.tool_calls[{j}]", _P)
-        blocks.append({"type": "tool_use", "id": c.id, "name": c.name, "input": args})
-    return blocks
-
-
-def _tool(t: Tool) -> dict[str, Any]:
-    schema = dict(t.parameters) if t.parameters is not None else {"type": "object", "properties": {}}
-    tool: dict[str, Any] = {"name": t.name, "input_schema": schema}  # the API requires a schema
-    if t.description is not None:
-        tool["description"] = t.description
-    if t.strict is not None:
-        tool["strict"] = t.strict
-    tool.update(t.provider_fields.get("anthropic", {}))
-    return tool
-
-
 class AnthropicAdapter(Adapter):
     """The Messages API."""
 
@@ -108,36 +81,17 @@ class AnthropicAdapter(Adapter):
 
     def body(self, req: ChatRequest, *, stream: bool) -> dict[str, Any]:
         """The JSON body of a Messages request."""
-        system_texts = [req.system] if req.system else []
-        messages: list[dict[str, Any]] = []
-        for i, m in enumerate(req.messages):
-            if m.role in ("system", "developer"):
-                system_texts.append(m.text)
-                continue
-            if m.role == "tool":
-                block: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.text}
-                if m.is_error:
-                    block["is_error"] = True
-                last = messages[-1] if messages else None
-                if (
-                    last is not None
-                    and last["role"] == "user"
-                    and isinstance(last["content"], list)
-                    and last["content"]
-                    and last["content"][-1].get("type") == "tool_result"
-                ):
-                    last["content"].append(block)
-                else:
-                    messages.append({"role": "user", "content": [block]})
-                continue
-            messages.append({"role": m.role, "content": _content(m, f"messages[{i}]")})
+        messages, system_texts, top_cache = conversation(req)
         body: dict[str, Any] = {
             "max_tokens": req.max_tokens if req.max_tokens is not None else DEFAULT_MAX_TOKENS,
             "messages": messages,
             "model": req.model,
         }
-        if system_texts:
-            body["system"] = "\n\n".join(system_texts)
+        system_field = system(req, system_texts)
+        if system_field:
+            body["system"] = system_field
+        if top_cache is not None:
+            body["cache_control"] = top_cache
         if req.temperature is not None:
             body["temperature"] = req.temperature
         if req.top_p is not None:
@@ -147,7 +101,7 @@ class AnthropicAdapter(Adapter):
         if req.stop:
             body["stop_sequences"] = list(req.stop)
         if req.tools:
-            body["tools"] = [_tool(t) for t in req.tools]
+            body["tools"] = tools(req)
         if req.tool_choice is not None:
             body["tool_choice"] = (
                 {"type": "any"}
@@ -160,8 +114,10 @@ class AnthropicAdapter(Adapter):
             raise UnsupportedParameterError(
                 "response_format", req.full_model, "Anthropic has no JSON mode without a schema: give a JSON Schema"
             )
+        body.update(reasoning_fields(req))
         if req.response_schema is not None:
-            body["output_config"] = {"format": {"type": "json_schema", "schema": dict(req.response_schema)}}
+            output = body.setdefault("output_config", {})
+            output["format"] = {"type": "json_schema", "schema": dict(req.response_schema)}
         if stream:
             body["stream"] = True
         if req.extra_body:
@@ -190,6 +146,13 @@ class AnthropicAdapter(Adapter):
                         arguments=obj(block.get("input"), f"{where}.input", _P),
                     )
                 )
+            elif kind == "thinking":
+                thought = text(block.get("thinking"), f"{where}.thinking", _P)
+                signature = text(block.get("signature"), f"{where}.signature", _P)
+                parts.append(ReasoningPart(text=thought, signature=signature or None, provider=_P))
+            elif kind == "redacted_thinking":
+                data = text(block.get("data"), f"{where}.data", _P)
+                parts.append(ReasoningPart(redacted=True, data=data, provider=_P))
         return build_response(
             provider=_P,
             model=text(doc.get("model"), "$.model", _P) or req.model,
@@ -273,6 +236,16 @@ class _AnthropicStream(StreamState):
                 block = self.blocks[index] = ["text", "", "", []]
             block[3].append(chunk)
             return [TextDelta(chunk)] if chunk else []
+        if dtype == "thinking_delta":
+            thought = text(delta.get("thinking"), "$.delta.thinking", _P)
+            if block is None:
+                block = self.blocks[index] = ["thinking", "", "", []]
+            block[3].append(thought)
+            return [ReasoningDelta(thought)] if thought else []
+        if dtype == "signature_delta":
+            if block is not None:
+                block[1] += text(delta.get("signature"), "$.delta.signature", _P)  # a thinking block's signature
+            return []
         if dtype == "input_json_delta":
             partial = text(delta.get("partial_json"), "$.delta.partial_json", _P)
             if block is None:
@@ -294,6 +267,14 @@ class _AnthropicStream(StreamState):
             first = text(cb.get("text"), "$.content_block.text", _P)
             self.blocks[index] = ["text", "", "", [first]]
             return [TextDelta(first)] if first else []
+        if kind == "thinking":
+            first = text(cb.get("thinking"), "$.content_block.thinking", _P)
+            signature = text(cb.get("signature"), "$.content_block.signature", _P)
+            self.blocks[index] = ["thinking", signature, "", [first]]
+            return [ReasoningDelta(first)] if first else []
+        if kind == "redacted_thinking":
+            self.blocks[index] = ["redacted_thinking", text(cb.get("data"), "$.content_block.data", _P), "", []]
+            return []
         self.blocks[index] = [text(kind, "$.content_block.type", _P) or "other", "", "", []]
         return []
 
@@ -308,6 +289,10 @@ class _AnthropicStream(StreamState):
                 parts.append(TextPart(text="".join(chunks)))
             elif kind == "tool_use":
                 parts.append(tool_call_from_text(cid, name, "".join(chunks)))
+            elif kind == "thinking":
+                parts.append(ReasoningPart(text="".join(chunks), signature=cid or None, provider=_P))
+            elif kind == "redacted_thinking":
+                parts.append(ReasoningPart(redacted=True, data=cid, provider=_P))
         return build_response(
             provider=_P,
             model=self.model,

@@ -16,23 +16,25 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from atriumn.ai._errors import stream_error
+from atriumn.ai._parts import ReasoningPart
 from atriumn.ai._request import ChatRequest
 from atriumn.ai._sse import ServerSentEvent
 from atriumn.ai._types import (
     ChatResponse,
     Part,
+    ReasoningDelta,
     StreamEvent,
     TextDelta,
     TextPart,
-    Tool,
     ToolCall,
     ToolCallDelta,
     Usage,
     UsageEvent,
 )
-from atriumn.core import ConfigurationError, Operation, ValidationError, parse_duration
+from atriumn.core import ConfigurationError, Operation, parse_duration
 
-from ._base import Adapter, StreamState, build_response, dumps, object_arguments
+from ._base import Adapter, StreamState, build_response, dumps
+from ._gemini_request import body
 from ._read import bad_shape, count, items, load_json, numbers, obj, text
 
 __all__ = ["GeminiAdapter"]
@@ -69,26 +71,6 @@ def _finish(reason: str | None, has_calls: bool) -> str:
     return reason.lower()
 
 
-def _tool_response(text: str, is_error: bool) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        value = text
-    if isinstance(value, dict) and not is_error:
-        return value
-    return {"error": value} if is_error else {"result": value}
-
-
-def _declaration(t: Tool) -> dict[str, Any]:
-    """A function declaration (Gemini has no strict switch: ``Tool.strict`` does not apply)."""
-    declaration: dict[str, Any] = {"name": t.name}
-    if t.description is not None:
-        declaration["description"] = t.description
-    if t.parameters is not None:
-        declaration["parametersJsonSchema"] = dict(t.parameters)
-    return declaration
-
-
 class GeminiAdapter(Adapter):
     """The Gemini API."""
 
@@ -99,70 +81,7 @@ class GeminiAdapter(Adapter):
 
     def body(self, req: ChatRequest) -> dict[str, Any]:
         """The JSON body of a generateContent request."""
-        names: dict[str, str] = {}
-        system_texts = [req.system] if req.system else []
-        contents: list[dict[str, Any]] = []
-        for i, m in enumerate(req.messages):
-            if m.role in ("system", "developer"):
-                system_texts.append(m.text)
-                continue
-            if m.role == "tool":
-                name = m.name or names.get(m.tool_call_id or "", "")
-                if not name:
-                    raise ValidationError(
-                        f"messages[{i}].name: tool result {m.tool_call_id!r} names no function (set name=)"
-                    )
-                part = {"functionResponse": {"name": name, "response": _tool_response(m.text, m.is_error)}}
-                if contents and contents[-1]["role"] == "user" and "functionResponse" in contents[-1]["parts"][-1]:
-                    contents[-1]["parts"].append(part)
-                else:
-                    contents.append({"role": "user", "parts": [part]})
-                continue
-            parts: list[dict[str, Any]] = []
-            if isinstance(m.content, str):
-                if m.content:
-                    parts.append({"text": m.content})
-            else:  # each text part stays a part of its own, as given
-                parts.extend({"text": p.text} for p in m.content if isinstance(p, TextPart) and p.text)
-            for j, c in enumerate(m.tool_calls):
-                names[c.id] = c.name
-                args = object_arguments(c, f"messages[{i}].tool_calls[{j}]", _P)
-                parts.append({"functionCall": {"name": c.name, "args": args}})
-            contents.append({"role": "model" if m.role == "assistant" else "user", "parts": parts})
-        body: dict[str, Any] = {"contents": contents}
-        if system_texts:
-            body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system_texts)}]}
-        config: dict[str, Any] = {}
-        if req.temperature is not None:
-            config["temperature"] = req.temperature
-        if req.max_tokens is not None:
-            config["maxOutputTokens"] = req.max_tokens
-        if req.top_p is not None:
-            config["topP"] = req.top_p
-        if req.top_k is not None:
-            config["topK"] = req.top_k
-        if req.stop:
-            config["stopSequences"] = list(req.stop)
-        if req.seed is not None:
-            config["seed"] = req.seed
-        if req.response_schema is not None:
-            config["responseMimeType"] = "application/json"
-            config["responseJsonSchema"] = dict(req.response_schema)
-        elif req.response_json:
-            config["responseMimeType"] = "application/json"
-        if config:
-            body["generationConfig"] = config
-        if req.tools:
-            body["tools"] = [{"functionDeclarations": [_declaration(t) for t in req.tools]}]
-        if req.tool_choice is not None:
-            mode = {"auto": "AUTO", "none": "NONE", "required": "ANY"}.get(req.tool_choice)
-            fcc: dict[str, Any] = {"mode": mode or "ANY"}
-            if mode is None:
-                fcc["allowedFunctionNames"] = [req.tool_choice]
-            body["toolConfig"] = {"functionCallingConfig": fcc}
-        if req.extra_body:
-            body.update(req.extra_body)
-        return body
+        return body(req)
 
     def chat_operation(self, req: ChatRequest, *, stream: bool) -> Operation[Any]:
         return self.chat_json_operation(
@@ -251,6 +170,7 @@ class _GeminiStream(StreamState):
         self.id = ""
         self.parts: list[Part] = []
         self.chunks: list[str] = []
+        self.reasoning: list[str] = []
         self._pending = 0  # chunks[_pending:] is text not yet closed into a part
         self.calls = 0
         self.reason: str | None = None
@@ -305,9 +225,19 @@ class _GeminiStream(StreamState):
         return out
 
     def _part(self, part: Mapping[str, Any], i: int, out: list[StreamEvent]) -> None:
-        if part.get("thought"):
-            return
         where = f"$.candidates[0].content.parts[{i}]"
+        signature = text(part.get("thoughtSignature"), f"{where}.thoughtSignature", _P) or None
+        if part.get("thought"):
+            thought = text(part.get("text"), f"{where}.text", _P)
+            self._close_text()
+            self.parts.append(ReasoningPart(text=thought, signature=signature, provider=_P))
+            if thought:
+                self.reasoning.append(thought)
+                out.append(ReasoningDelta(thought))
+            return
+        if signature is not None:  # a signature on a call or text part: kept just before it, to go back with it
+            self._close_text()
+            self.parts.append(ReasoningPart(signature=signature, provider=_P))
         chunk = text(part.get("text"), f"{where}.text", _P)
         if chunk:
             self.chunks.append(chunk)

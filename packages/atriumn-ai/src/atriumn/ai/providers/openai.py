@@ -16,13 +16,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from atriumn.ai._errors import stream_error
+from atriumn.ai._parts import ReasoningPart
 from atriumn.ai._request import ChatRequest, tool_call_from_text
 from atriumn.ai._schema import strict_schema
 from atriumn.ai._sse import ServerSentEvent
 from atriumn.ai._types import (
     ChatResponse,
-    Message,
     Part,
+    ReasoningDelta,
     StreamEvent,
     TextDelta,
     TextPart,
@@ -34,6 +35,7 @@ from atriumn.ai._types import (
 from atriumn.core import Operation
 
 from ._base import Adapter, StreamState, build_response, dumps
+from ._openai_messages import messages
 from ._read import bad_shape, count, items, load_json, numbers, obj, text
 
 __all__ = ["OpenAIAdapter"]
@@ -72,27 +74,6 @@ def _content_text(value: Any, path: str, provider: str) -> str:
             for i, part in enumerate(value)
         )
     return text(value, path, provider)
-
-
-def _message(m: Message, developer: bool) -> dict[str, Any]:
-    if m.role == "tool":
-        return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.text}
-    out: dict[str, Any] = {"role": m.role if m.role != "developer" or developer else "system"}
-    if m.name:
-        out["name"] = m.name
-    if m.role == "assistant" and m.tool_calls:
-        out["content"] = m.text or None
-        out["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments_json}}
-            for c in m.tool_calls
-        ]
-    else:
-        out["content"] = (
-            m.content
-            if isinstance(m.content, str)
-            else [{"type": "text", "text": p.text} for p in m.content if isinstance(p, TextPart)]
-        )
-    return out
 
 
 class OpenAIAdapter(Adapter):
@@ -140,10 +121,7 @@ class OpenAIAdapter(Adapter):
 
     def body(self, req: ChatRequest, *, stream: bool) -> dict[str, Any]:
         """The JSON body of a chat request."""
-        messages = [_message(m, self._developer_role) for m in req.messages]
-        if req.system:
-            messages.insert(0, {"role": "system", "content": req.system})
-        body: dict[str, Any] = {"model": req.model, "messages": messages}
+        body: dict[str, Any] = {"model": req.model, "messages": messages(req, self.name, self._developer_role)}
         if req.temperature is not None:
             body["temperature"] = req.temperature
         if req.max_tokens is not None:
@@ -167,6 +145,14 @@ class OpenAIAdapter(Adapter):
             body["response_format"] = self._response_format(req)
         elif req.response_json:
             body["response_format"] = {"type": "json_object"}
+        if req.reasoning is not None and req.reasoning.effort is not None:
+            body["reasoning_effort"] = req.reasoning.effort
+            if self.name == "groq":  # the reasoning text comes back in message.reasoning
+                body["reasoning_format"] = "parsed"
+        if req.prompt_cache_key is not None:
+            body["prompt_cache_key"] = req.prompt_cache_key
+        if req.prompt_cache_options is not None:
+            body["prompt_cache_options"] = dict(req.prompt_cache_options)
         if stream:
             body["stream"] = True
             if self.name != "groq":  # Groq reports streamed usage in x_groq.usage (its SDK has no stream_options)
@@ -187,6 +173,9 @@ class OpenAIAdapter(Adapter):
         choice = obj(choices[0] if choices else None, "$.choices[0]", p)
         msg = obj(choice.get("message"), "$.choices[0].message", p)
         parts: list[Part] = []
+        reasoning = text(msg.get("reasoning"), "$.choices[0].message.reasoning", p)
+        if reasoning:  # Groq's parsed reasoning
+            parts.append(ReasoningPart(text=reasoning, provider=p))
         content = _content_text(msg.get("content"), "$.choices[0].message.content", p)
         if content:
             parts.append(TextPart(text=content))
@@ -269,6 +258,7 @@ class _OpenAIStream(StreamState):
         self.model = model
         self.id = ""
         self.chunks: list[str] = []
+        self.reasoning: list[str] = []
         self.calls: dict[int, list[Any]] = {}
         self.finish_reason = ""
         self.usage: Usage = Usage()
@@ -318,6 +308,10 @@ class _OpenAIStream(StreamState):
 
     def _delta(self, delta: Mapping[str, Any], path: str, out: list[StreamEvent]) -> None:
         p = self.provider
+        reasoning = text(delta.get("reasoning"), f"{path}.reasoning", p)
+        if reasoning:
+            self.reasoning.append(reasoning)
+            out.append(ReasoningDelta(reasoning))
         content = _content_text(delta.get("content"), f"{path}.content", p)
         if content:
             self.chunks.append(content)
@@ -346,7 +340,10 @@ class _OpenAIStream(StreamState):
             )
 
     def finish(self) -> ChatResponse:
-        parts: list[Part] = [TextPart(text=self.text)]
+        parts: list[Part] = (
+            [ReasoningPart(text="".join(self.reasoning), provider=self.provider)] if self.reasoning else []
+        )
+        parts.append(TextPart(text=self.text))
         for index in sorted(self.calls):
             cid, name, args = self.calls[index]
             parts.append(tool_call_from_text(cid, name, "".join(args)))
