@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from atriumn.core import AsyncTransport, AtriumnError, ValidationError
+from atriumn.core import AsyncTransport, AtriumnError, RawResponses, ValidationError
 
 from . import _batch
 from ._batch import ScoredItem
@@ -20,6 +20,8 @@ from ._types import ChatResponse, Embeddings, FinishEvent, StreamEvent
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from atriumn.core import ClientOptions
 
     from ._caches import AsyncCaches
     from ._params import ChatParams
@@ -42,6 +44,17 @@ class AsyncChatClient(BaseChatClient):
         self._own_transport = transport is None
         self._base = transport if transport is not None else AsyncTransport(max_retries=max_retries, deadline=deadline)
         self._transports: dict[str, AsyncTransport] = {}
+
+    @property
+    def with_raw_response(self) -> RawResponses:
+        """``chat`` and ``embed`` returning a :class:`~atriumn.core.RawResponse` (status, headers, request id,
+        elapsed, raw body; ``.parse()`` gives the usual result); for a fallback chain, the answering request's."""
+        return RawResponses(self)
+
+    def with_options(self, **options: Unpack[ClientOptions]) -> AsyncChatClient:
+        """A client like this one with some options changed (``timeout``, ``max_retries``, ``extra_headers``,
+        ``extra_query``, ``replay_unsafe``), sharing its connection pool, breakers, cache and budget."""
+        return self._with_options(options)
 
     @property
     def caches(self) -> AsyncCaches:

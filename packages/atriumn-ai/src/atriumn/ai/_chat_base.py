@@ -8,8 +8,9 @@ Every decision (model resolution, validation, caching, budget, breaker, fallback
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -25,6 +26,8 @@ from ._types import Attempt, ChatResponse, Embeddings, Usage
 from .providers._read import load_json
 
 __all__ = ["BaseChatClient", "Chain", "EmbedPlan", "HealthStatus"]
+
+_C = TypeVar("_C", bound="BaseChatClient")
 
 
 @attrs.frozen(kw_only=True)
@@ -142,8 +145,30 @@ class BaseChatClient:
         options = dict(params)
         use_cache = bool(options.pop("cache", True))
         replay_unsafe = options.pop("replay_unsafe", None)
-        plan = self._engine.plan(model, models, messages, options, replay_unsafe)
+        per_call: dict[str, Any] = {
+            k: options.pop(k) for k in ("extra_headers", "extra_query", "timeout") if k in options
+        }
+        plan = self._engine.plan(model, models, messages, options, replay_unsafe, per_call)
         return Chain(self._engine, plan, stream=stream, use_cache=use_cache)
+
+    def _with_options(self: _C, options: Mapping[str, Any]) -> _C:
+        """A copy sharing the engine's state (breakers, cache, budget, adapters) and the base transport's pool."""
+        from atriumn.core._clients import _transport_changes
+
+        options = dict(options)
+        if "base_url" in options:
+            raise TypeError("with_options(): a chat client has a base URL per provider (pass base_urls= to it)")
+        replay = options.pop("replay_unsafe", None)
+        clone = copy.copy(self)
+        clone._base = self._base.with_options(**_transport_changes(self._base, options))  # type: ignore[attr-defined]
+        clone._transports = {}  # type: ignore[attr-defined]
+        clone._own_transport = False  # type: ignore[attr-defined]
+        if replay is not None:
+            clone._engine = copy.copy(self._engine)
+            if not isinstance(replay, bool):
+                raise ValidationError(f"replay_unsafe: expected True or False, got {replay!r}")
+            clone._engine.replay_unsafe = replay
+        return clone
 
     def _derive(self, base: Any, adapter: Any) -> Any:
         from atriumn.core import ApiKey

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from atriumn.core import AtriumnError, Transport, ValidationError
+from atriumn.core import AtriumnError, RawResponses, Transport, ValidationError
 
 from . import _batch
 from ._batch import ScoredItem
@@ -19,6 +19,8 @@ from ._types import ChatResponse, Embeddings, FinishEvent, StreamEvent
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from atriumn.core import ClientOptions
 
     from ._caches import Caches
     from ._params import ChatParams
@@ -67,6 +69,17 @@ class ChatClient(BaseChatClient):
         self._own_transport = transport is None
         self._base = transport if transport is not None else Transport(max_retries=max_retries, deadline=deadline)
         self._transports: dict[str, Transport] = {}
+
+    @property
+    def with_raw_response(self) -> RawResponses:
+        """``chat`` and ``embed`` returning a :class:`~atriumn.core.RawResponse` (status, headers, request id,
+        elapsed, raw body; ``.parse()`` gives the usual result); for a fallback chain, the answering request's."""
+        return RawResponses(self)
+
+    def with_options(self, **options: Unpack[ClientOptions]) -> ChatClient:
+        """A client like this one with some options changed (``timeout``, ``max_retries``, ``extra_headers``,
+        ``extra_query``, ``replay_unsafe``), sharing its connection pool, breakers, cache and budget."""
+        return self._with_options(options)
 
     @property
     def caches(self) -> Caches:

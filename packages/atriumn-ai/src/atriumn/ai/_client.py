@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from atriumn.core import AsyncPager, AsyncServiceClient, Page, Pager, ServiceClient, ValidationError
+from atriumn.core import AsyncPager, AsyncServiceClient, Page, Pager, RequestOptions, ServiceClient, ValidationError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 from . import _operations
 from ._models import Prompt, PromptInput, PromptVariable
@@ -75,6 +78,10 @@ class AIClient(ServiceClient):
         credentials: a token provider (bearer).
         transport: a shared :class:`~atriumn.core.Transport` (not closed by this client).
         deadline, max_retries: for the transport this client creates.
+
+    Every method also takes the per-call :class:`~atriumn.core.RequestOptions` by keyword (``extra_headers``,
+    ``extra_query``, ``extra_body``, ``timeout``); ``with_options(...)`` gives a client with changed defaults
+    sharing this one's connections, and ``with_raw_response.<method>(...)`` the HTTP response behind a call.
     """
 
     def create_prompt(
@@ -87,6 +94,7 @@ class AIClient(ServiceClient):
         parameters: Mapping[str, Any] | None = None,
         variables: Sequence[PromptVariable | Mapping[str, Any]] | None = None,
         tags: Sequence[str] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Prompt:
         """Create a prompt."""
         _require("name", name)
@@ -100,12 +108,12 @@ class AIClient(ServiceClient):
             variables=variables,
             tags=tags,
         )
-        return self._transport.send(_operations.create_prompt(body))
+        return self._send(options, _operations.create_prompt(body))
 
-    def get_prompt(self, prompt_id: str) -> Prompt:
+    def get_prompt(self, prompt_id: str, **options: Unpack[RequestOptions]) -> Prompt:
         """One prompt."""
         _require("prompt_id", prompt_id)
-        return self._transport.send(_operations.get_prompt(prompt_id))
+        return self._send(options, _operations.get_prompt(prompt_id))
 
     def update_prompt(
         self,
@@ -118,6 +126,7 @@ class AIClient(ServiceClient):
         parameters: Mapping[str, Any] | None = None,
         variables: Sequence[PromptVariable | Mapping[str, Any]] | None = None,
         tags: Sequence[str] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Prompt:
         """Change some fields of a prompt (the others are kept)."""
         _require("prompt_id", prompt_id)
@@ -132,15 +141,20 @@ class AIClient(ServiceClient):
         )
         if body == PromptInput():
             raise ValidationError("update_prompt: give at least one field to change")
-        return self._transport.send(_operations.update_prompt(prompt_id, body))
+        return self._send(options, _operations.update_prompt(prompt_id, body))
 
-    def delete_prompt(self, prompt_id: str) -> None:
+    def delete_prompt(self, prompt_id: str, **options: Unpack[RequestOptions]) -> None:
         """Delete a prompt."""
         _require("prompt_id", prompt_id)
-        self._transport.send(_operations.delete_prompt(prompt_id))
+        self._send(options, _operations.delete_prompt(prompt_id))
 
     def list_prompts(
-        self, *, model_id: str | None = None, tags: Sequence[str] | None = None, page_size: int | None = None
+        self,
+        *,
+        model_id: str | None = None,
+        tags: Sequence[str] | None = None,
+        page_size: int | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Pager[Prompt]:
         """Every prompt (filtered by model and tags), page by page as you iterate."""
         if page_size is not None and page_size < 1:
@@ -149,17 +163,25 @@ class AIClient(ServiceClient):
             tags = [tags]
 
         def fetch(token: str | None) -> Page[Prompt]:
-            page = self._transport.send(
-                _operations.list_prompts(model_id=model_id, tags=tags, max_results=page_size, next_token=token)
+            page = self._send(
+                options, _operations.list_prompts(model_id=model_id, tags=tags, max_results=page_size, next_token=token)
             )
             return Page(items=page.prompts, next_token=page.next_token)
 
         return Pager(fetch)
 
-    def run_task(self, *, app: str, task: str, input: Any, options: Mapping[str, Any] | None = None) -> Any:
+    def run_task(
+        self,
+        *,
+        app: str,
+        task: str,
+        input: Any,
+        options: Mapping[str, Any] | None = None,
+        **request: Unpack[RequestOptions],
+    ) -> Any:
         """Run a task (``POST /v1/prompt``); returns the JSON result."""
         _check_task(app, task)
-        return self._transport.send(_operations.run_task(app=app, task=task, input=input, options=options))
+        return self._send(request, _operations.run_task(app=app, task=task, input=input, options=options))
 
 
 class AsyncAIClient(AsyncServiceClient):
@@ -175,6 +197,7 @@ class AsyncAIClient(AsyncServiceClient):
         parameters: Mapping[str, Any] | None = None,
         variables: Sequence[PromptVariable | Mapping[str, Any]] | None = None,
         tags: Sequence[str] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Prompt:
         """Create a prompt."""
         _require("name", name)
@@ -188,12 +211,12 @@ class AsyncAIClient(AsyncServiceClient):
             variables=variables,
             tags=tags,
         )
-        return await self._transport.send(_operations.create_prompt(body))
+        return await self._send(options, _operations.create_prompt(body))
 
-    async def get_prompt(self, prompt_id: str) -> Prompt:
+    async def get_prompt(self, prompt_id: str, **options: Unpack[RequestOptions]) -> Prompt:
         """One prompt."""
         _require("prompt_id", prompt_id)
-        return await self._transport.send(_operations.get_prompt(prompt_id))
+        return await self._send(options, _operations.get_prompt(prompt_id))
 
     async def update_prompt(
         self,
@@ -206,6 +229,7 @@ class AsyncAIClient(AsyncServiceClient):
         parameters: Mapping[str, Any] | None = None,
         variables: Sequence[PromptVariable | Mapping[str, Any]] | None = None,
         tags: Sequence[str] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Prompt:
         """Change some fields of a prompt."""
         _require("prompt_id", prompt_id)
@@ -220,15 +244,20 @@ class AsyncAIClient(AsyncServiceClient):
         )
         if body == PromptInput():
             raise ValidationError("update_prompt: give at least one field to change")
-        return await self._transport.send(_operations.update_prompt(prompt_id, body))
+        return await self._send(options, _operations.update_prompt(prompt_id, body))
 
-    async def delete_prompt(self, prompt_id: str) -> None:
+    async def delete_prompt(self, prompt_id: str, **options: Unpack[RequestOptions]) -> None:
         """Delete a prompt."""
         _require("prompt_id", prompt_id)
-        await self._transport.send(_operations.delete_prompt(prompt_id))
+        await self._send(options, _operations.delete_prompt(prompt_id))
 
     def list_prompts(
-        self, *, model_id: str | None = None, tags: Sequence[str] | None = None, page_size: int | None = None
+        self,
+        *,
+        model_id: str | None = None,
+        tags: Sequence[str] | None = None,
+        page_size: int | None = None,
+        **options: Unpack[RequestOptions],
     ) -> AsyncPager[Prompt]:
         """Every prompt, page by page as you ``async for``."""
         if page_size is not None and page_size < 1:
@@ -237,14 +266,22 @@ class AsyncAIClient(AsyncServiceClient):
             tags = [tags]
 
         async def fetch(token: str | None) -> Page[Prompt]:
-            page = await self._transport.send(
-                _operations.list_prompts(model_id=model_id, tags=tags, max_results=page_size, next_token=token)
+            page = await self._send(
+                options, _operations.list_prompts(model_id=model_id, tags=tags, max_results=page_size, next_token=token)
             )
             return Page(items=page.prompts, next_token=page.next_token)
 
         return AsyncPager(fetch)
 
-    async def run_task(self, *, app: str, task: str, input: Any, options: Mapping[str, Any] | None = None) -> Any:
+    async def run_task(
+        self,
+        *,
+        app: str,
+        task: str,
+        input: Any,
+        options: Mapping[str, Any] | None = None,
+        **request: Unpack[RequestOptions],
+    ) -> Any:
         """Run a task (``POST /v1/prompt``); returns the JSON result."""
         _check_task(app, task)
-        return await self._transport.send(_operations.run_task(app=app, task=task, input=input, options=options))
+        return await self._send(request, _operations.run_task(app=app, task=task, input=input, options=options))

@@ -275,6 +275,7 @@ class Engine:
         messages: Any,
         params: Mapping[str, Any],
         replay_unsafe: bool | None = None,
+        request_options: Mapping[str, Any] | None = None,
     ) -> list[tuple[ChatRequest, Adapter]]:
         """One validated request per model of the chain (validation raises before any request).
 
@@ -290,6 +291,7 @@ class Engine:
         fields["messages"] = normalize_messages(messages)
         fields["record_content"] = self.record_content
         fields["replay_unsafe"] = self.replay_unsafe if replay_unsafe is None else replay_unsafe
+        fields["request_options"] = {k: v for k, v in (request_options or {}).items() if v is not None} or None
         plan: list[tuple[ChatRequest, Adapter]] = []
         for name in names:
             provider, model_name = self.split(name)

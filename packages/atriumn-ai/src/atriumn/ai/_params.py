@@ -42,6 +42,8 @@ class ChatParams(TypedDict, total=False):
         prompt_cache_key: OpenAI's ``prompt_cache_key`` (requests sharing a prefix and a key share a cache).
         prompt_cache_options: OpenAI's ``prompt_cache_options`` (``{"mode": "explicit", "ttl": "30m"}``).
         extra_body: provider-specific fields merged into the request body.
+        extra_headers, extra_query: headers and query parameters added to this call's requests.
+        timeout: this call's overall deadline in seconds (each request of it, retries included).
         cache: use the client's response cache (when it has one). Default True.
         replay_unsafe: this call's replay rule (default: the client's; see :class:`ChatClient`).
     """
@@ -61,6 +63,9 @@ class ChatParams(TypedDict, total=False):
     prompt_cache_key: str | None
     prompt_cache_options: Mapping[str, Any] | None
     extra_body: Mapping[str, Any] | None
+    extra_headers: Mapping[str, str] | None
+    extra_query: Mapping[str, Any] | None
+    timeout: float | None
     cache: bool
     replay_unsafe: bool | None
 

@@ -61,6 +61,7 @@ class ChatRequest:
     # Call options (not part of the request's meaning, nor of its cache key):
     record_content: bool = False
     replay_unsafe: bool = True
+    request_options: Mapping[str, Any] | None = None
 
     @property
     def full_model(self) -> str:

@@ -9,7 +9,7 @@ metrics, and redacted logging. Service packages (``atriumn.auth``, ``atriumn.sto
 """
 
 from ._breaker import CircuitBreaker, CircuitBreakerPolicy, CircuitState
-from ._clients import AsyncServiceClient, ServiceClient
+from ._clients import AsyncServiceClient, ClientOptions, ServiceClient
 from ._config import DEFAULT_BASE_URL, parse_duration
 from ._credentials import (
     ApiKey,
@@ -42,6 +42,7 @@ from ._errors import (
     ValidationError,
 )
 from ._operation import RAW, RESPONSE, Operation
+from ._options import RawResponse, RawResponses, RequestOptions, apply_options
 from ._pagination import AsyncPager, Page, Pager
 from ._pipeline import Timeouts
 from ._ratelimit import RateLimit
@@ -71,6 +72,7 @@ __all__ = [
     "CircuitBreakerPolicy",
     "CircuitOpenError",
     "CircuitState",
+    "ClientOptions",
     "ConfigurationError",
     "ConflictError",
     "ConnectError",
@@ -89,6 +91,9 @@ __all__ = [
     "PoolLimits",
     "RateLimit",
     "RateLimitError",
+    "RawResponse",
+    "RawResponses",
+    "RequestOptions",
     "RequestTimeoutError",
     "RetryBudget",
     "RetryPolicy",
@@ -107,6 +112,7 @@ __all__ = [
     "UnprocessableEntityError",
     "ValidationError",
     "__version__",
+    "apply_options",
     "converter_for",
     "default_credentials",
     "default_credentials_path",

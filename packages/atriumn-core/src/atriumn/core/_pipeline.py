@@ -28,6 +28,7 @@ from ._breaker import BreakerRegistry
 from ._credentials import TokenProvider
 from ._errors import APIError, AtriumnError, RequestTimeoutError, TransportError
 from ._operation import Operation
+from ._options import record_response
 from ._outcome import api_error, classify, decode, finish_attempt, log_attempt
 from ._prepare import build_url, origin_of, replay_headers, request_body, secrets_of
 from ._ratelimit import TokenBucket
@@ -97,6 +98,8 @@ class PipelineConfig:
     idempotency_header: str
     stats: StatsRecorder
     trace_origins: frozenset[tuple[str, str, int]]
+    query: Mapping[str, Any] | None = None
+    replay_unsafe: bool = True
 
     def __post_init__(self) -> None:
         self.timeout_dict = self.timeouts.as_dict()
@@ -113,6 +116,9 @@ class _Call:
         self.budget_s = op.timeout if op.timeout is not None else cfg.deadline
         self.deadline = self.start + self.budget_s if self.budget_s is not None else None
         self.method = op.method.upper()
+        if cfg.query:
+            op = op.evolve(query={**cfg.query, **(op.query or {})})
+            self.op = op
         self.url, self.shown_url = build_url(cfg.base_prefix, op)
         self.origin = origin_of(self.url)
         own_origin = self.origin == cfg.origin
@@ -126,7 +132,11 @@ class _Call:
         # 128 random bits as 32 hex digits (uuid4().hex's shape, without its version bits) at a fraction of its cost.
         self.request_id = headers.setdefault("X-Request-Id", os.urandom(16).hex()) if own_origin else None
         self.replay_safe = replay_headers(
-            op, self.method, headers, header_name=cfg.idempotency_header, retries=cfg.retry.max_retries
+            op if cfg.replay_unsafe or op.idempotent is not None else op.evolve(idempotent=False),
+            self.method,
+            headers,
+            header_name=cfg.idempotency_header,
+            retries=cfg.retry.max_retries,
         )
         self.headers = headers
         self.sent_headers: Mapping[str, str] = headers  # the last attempt's (read for its secrets on failure)
@@ -282,6 +292,7 @@ def call_flow(cfg: PipelineConfig, op: Operation[Any]) -> Generator[Any, Any, An
             if response is not None and status is not None and status < 400:
                 cfg.budget.record_success()
                 op_span.set_attribute("http.response.status_code", status)
+                record_response(response, time.monotonic() - call.start)
                 return response if op.stream else decode(op, response)
             if call.may_refresh(status):
                 continue

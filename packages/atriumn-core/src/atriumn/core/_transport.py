@@ -130,6 +130,8 @@ class _BaseTransport:
         idempotency_header: str = "Idempotency-Key",
         trace_origins: tuple[str, ...] = (),
         verify: Any = True,
+        query: Mapping[str, Any] | None = None,
+        replay_unsafe: bool = True,
         environ: Mapping[str, str] | None = None,
         _shared: _Shared | None = None,
     ) -> None:
@@ -164,6 +166,10 @@ class _BaseTransport:
         self.verify = verify
         self.idempotency_header = idempotency_header
         self.extra_headers = dict(headers or {})
+        self.query = dict(query or {})
+        if not isinstance(replay_unsafe, bool):
+            raise ConfigurationError(f"replay_unsafe: expected True or False, got {replay_unsafe!r}")
+        self.replay_unsafe = replay_unsafe
         self._trace_origins = trace_origins
         self._shared = _shared or _Shared(
             retry_budget or RetryBudget(), BreakerRegistry(self.circuit_breaker), StatsRecorder()
@@ -185,6 +191,8 @@ class _BaseTransport:
             idempotency_header=idempotency_header,
             stats=self._shared.stats,
             trace_origins=frozenset(origin_of(httpx2.URL(o)) for o in trace_origins),
+            query=self.query or None,
+            replay_unsafe=replay_unsafe,
         )
         self._closed = False
 
@@ -238,6 +246,8 @@ class _BaseTransport:
             "idempotency_header": self.idempotency_header,
             "trace_origins": self._trace_origins,
             "verify": self.verify,
+            "query": self.query,
+            "replay_unsafe": self.replay_unsafe,
         }
 
     def _count_refresh(self) -> None:
@@ -283,7 +293,10 @@ class Transport(_BaseTransport):
         rate_limit: an optional client-side :class:`RateLimit`.
         retry_budget: the :class:`RetryBudget` (capacity 500, cost 5 per retry, 10 per timeout).
         limits: pool :class:`PoolLimits`; http2: enable HTTP/2 (needs ``httpx2[http2]``).
-        headers: headers added to every request.
+        headers: headers added to every request; query: query parameters added to every request.
+        replay_unsafe: replay requests of non-idempotent methods (with an automatic Idempotency-Key) after they
+            may have reached the server (default True: the Atriumn API honours the key). False: never, unless
+            an operation says it is idempotent.
         http_transport: any ``httpx2.BaseTransport`` to send with (e.g. ``httpx2.MockTransport`` in unit
             tests, or a faster backend); the policies are unchanged.
         trace_origins: other origins (``https://host``) that may receive W3C ``traceparent``.

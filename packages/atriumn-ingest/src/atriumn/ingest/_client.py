@@ -6,11 +6,14 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from atriumn.core import AsyncPager, AsyncServiceClient, Page, Pager, ServiceClient, ValidationError
+from atriumn.core import AsyncPager, AsyncServiceClient, Page, Pager, RequestOptions, ServiceClient, ValidationError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 from . import _operations as ops
 from ._models import BatchProgress, BatchResult, BatchSource, ContentItem, FileSource, TextSource, UploadTicket
@@ -86,6 +89,10 @@ class IngestClient(ServiceClient):
         credentials: a :class:`~atriumn.core.TokenProvider` (e.g. ``atriumn.auth.ClientCredentials``).
         transport: a shared :class:`~atriumn.core.Transport` (not closed by this client).
         deadline: overall deadline per call in seconds; max_retries: retries per call.
+
+    Every method also takes the per-call :class:`~atriumn.core.RequestOptions` by keyword (``extra_headers``,
+    ``extra_query``, ``extra_body``, ``timeout``); ``with_options(...)`` gives a client with changed defaults
+    sharing this one's connections, and ``with_raw_response.<method>(...)`` the HTTP response behind a call.
     """
 
     def ingest_text(
@@ -96,6 +103,7 @@ class IngestClient(ServiceClient):
         tenant_id: str | None = None,
         user_id: str | None = None,
         idempotency_key: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> ContentItem:
         """Ingest text. Processing continues in the background: see :meth:`wait_until_processed`."""
         op = ops.ingest_text(
@@ -105,7 +113,7 @@ class IngestClient(ServiceClient):
             user_id=user_id,
             idempotency_key=idempotency_key,
         )
-        return self._transport.send(op)
+        return self._send(options, op)
 
     def ingest_url(
         self,
@@ -115,6 +123,7 @@ class IngestClient(ServiceClient):
         tenant_id: str | None = None,
         user_id: str | None = None,
         idempotency_key: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> ContentItem:
         """Ask the service to fetch ``url`` and ingest it (in the background)."""
         op = ops.ingest_url(
@@ -124,7 +133,7 @@ class IngestClient(ServiceClient):
             user_id=user_id,
             idempotency_key=idempotency_key,
         )
-        return self._transport.send(op)
+        return self._send(options, op)
 
     def ingest_file(
         self,
@@ -136,6 +145,7 @@ class IngestClient(ServiceClient):
         tenant_id: str | None = None,
         user_id: str | None = None,
         idempotency_key: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> ContentItem:
         """Upload a file (a path or a binary file object) as multipart, streamed — never read whole."""
         meta = check_metadata(metadata)
@@ -150,7 +160,7 @@ class IngestClient(ServiceClient):
                 user_id=user_id,
                 idempotency_key=idempotency_key,
             )
-            return self._transport.send(op)
+            return self._send(options, op)
 
     def request_file_upload(
         self,
@@ -160,6 +170,7 @@ class IngestClient(ServiceClient):
         metadata: dict[str, str] | None = None,
         tenant_id: str | None = None,
         user_id: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> UploadTicket:
         """Create a content item and get a pre-signed URL to upload its bytes to (see :meth:`upload_file`)."""
         if not filename or not filename.strip():
@@ -171,7 +182,7 @@ class IngestClient(ServiceClient):
             tenant_id=tenant_id,
             user_id=user_id,
         )
-        return self._transport.send(op)
+        return self._send(options, op)
 
     def request_text_upload(
         self,
@@ -180,12 +191,13 @@ class IngestClient(ServiceClient):
         metadata: dict[str, str] | None = None,
         tenant_id: str | None = None,
         user_id: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> UploadTicket:
         """Create a text content item and get a pre-signed URL to upload the text to."""
         op = ops.request_text_upload(
             content_type=content_type, metadata=check_metadata(metadata), tenant_id=tenant_id, user_id=user_id
         )
-        return self._transport.send(op)
+        return self._send(options, op)
 
     def upload_file(
         self,
@@ -197,6 +209,7 @@ class IngestClient(ServiceClient):
         tenant_id: str | None = None,
         user_id: str | None = None,
         progress: Callable[[int, int | None], None] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> ContentItem:
         """Create a content item with a pre-signed upload and stream the bytes to it.
 
@@ -209,69 +222,88 @@ class IngestClient(ServiceClient):
         name = _upload_name(source, filename)
         ctype = ops.guess_content_type(name, content_type)
         ticket = self.request_file_upload(
-            filename=name, content_type=ctype, metadata=metadata, tenant_id=tenant_id, user_id=user_id
+            filename=name, content_type=ctype, metadata=metadata, tenant_id=tenant_id, user_id=user_id, **options
         )
         upload_to_url(
             ticket.upload_url, _upload_source(source), method=ticket.http_method, content_type=ctype, progress=progress
         )
-        return self.get_content(ticket.id)
+        return self.get_content(ticket.id, **options)
 
-    def get_content(self, content_id: str) -> ContentItem:
+    def get_content(self, content_id: str, **options: Unpack[RequestOptions]) -> ContentItem:
         """One content item."""
-        return self._transport.send(ops.get_content(check_content_id(content_id)))
+        return self._send(options, ops.get_content(check_content_id(content_id)))
 
     def list_content(
-        self, *, status: str | None = None, source_type: str | None = None, page_size: int | None = None
+        self,
+        *,
+        status: str | None = None,
+        source_type: str | None = None,
+        page_size: int | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Pager[ContentItem]:
         """Every content item (of a status / source type), page by page, lazily."""
         if page_size is not None and page_size < 1:
             raise ValidationError(f"page_size: must be >= 1, got {page_size!r}")
 
         def fetch(token: str | None) -> Page[ContentItem]:
-            page = self._transport.send(
-                ops.list_content(status=status, source_type=source_type, limit=page_size, next_token=token)
+            page = self._send(
+                options, ops.list_content(status=status, source_type=source_type, limit=page_size, next_token=token)
             )
             return Page(items=page.items, next_token=page.next_token)
 
         return Pager(fetch)
 
     def update_content(
-        self, content_id: str, *, metadata: dict[str, str] | None = None, source_uri: str | None = None
+        self,
+        content_id: str,
+        *,
+        metadata: dict[str, str] | None = None,
+        source_uri: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> ContentItem:
         """Change a content item's metadata or source URI."""
-        return self._transport.send(
-            ops.update_content(check_content_id(content_id), metadata=check_metadata(metadata), source_uri=source_uri)
+        return self._send(
+            options,
+            ops.update_content(check_content_id(content_id), metadata=check_metadata(metadata), source_uri=source_uri),
         )
 
-    def delete_content(self, content_id: str) -> None:
+    def delete_content(self, content_id: str, **options: Unpack[RequestOptions]) -> None:
         """Delete a content item."""
-        self._transport.send(ops.delete_content(check_content_id(content_id)))
+        self._send(options, ops.delete_content(check_content_id(content_id)))
 
-    def get_text_content(self, content_id: str) -> str:
+    def get_text_content(self, content_id: str, **options: Unpack[RequestOptions]) -> str:
         """The text of a text content item."""
-        return self._transport.send(ops.get_text_content(check_content_id(content_id))).content
+        return self._send(options, ops.get_text_content(check_content_id(content_id))).content
 
-    def update_text_content(self, content_id: str, content: str) -> None:
+    def update_text_content(self, content_id: str, content: str, **options: Unpack[RequestOptions]) -> None:
         """Replace the text of a text content item."""
-        self._transport.send(ops.update_text_content(check_content_id(content_id), check_text(content)))
+        self._send(options, ops.update_text_content(check_content_id(content_id), check_text(content)))
 
-    def get_download_url(self, content_id: str) -> str:
+    def get_download_url(self, content_id: str, **options: Unpack[RequestOptions]) -> str:
         """A pre-signed URL to download the content's bytes."""
-        return self._transport.send(ops.get_download_url(check_content_id(content_id))).download_url
+        return self._send(options, ops.get_download_url(check_content_id(content_id))).download_url
 
     def wait_until_processed(
-        self, content_id: str, *, timeout: float = 60.0, poll_interval: float = 0.1, max_interval: float = 2.0
+        self,
+        content_id: str,
+        *,
+        timeout: float = 60.0,
+        poll_interval: float = 0.1,
+        max_interval: float = 2.0,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ContentItem:
         """Poll until the item is ``completed`` (returned) or ``failed`` (:class:`ProcessingFailedError`).
 
-        Raises :class:`ProcessingTimeoutError` naming the last status seen when ``timeout`` passes.
+        Raises :class:`ProcessingTimeoutError` naming the last status seen when ``timeout`` passes (here the
+        whole wait, polls included); ``extra_headers`` and ``extra_query`` go on every poll.
         """
         from ._errors import ProcessingTimeoutError
 
         plan = PollPlan(timeout, initial=poll_interval, max_interval=max_interval)
         last: str | None = None
         while True:
-            item = self.get_content(content_id)
+            item = self.get_content(content_id, extra_headers=extra_headers, extra_query=extra_query)
             last = item.status
             if settle(item):
                 return item
@@ -286,6 +318,7 @@ class IngestClient(ServiceClient):
         *,
         max_concurrency: int = 8,
         progress: Callable[[BatchProgress], None] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> list[BatchResult]:
         """Ingest many items with bounded concurrency (threads); one result per input, in input order.
 
@@ -298,7 +331,7 @@ class IngestClient(ServiceClient):
 
         def run(p: PreparedItem) -> None:
             try:
-                item = self._ingest_one(p)
+                item = self._ingest_one(p, options)
             except Exception as exc:  # one item's failure is its result, not the batch's
                 tracker.record(p, None, exc)
             else:
@@ -308,15 +341,15 @@ class IngestClient(ServiceClient):
             list(pool.map(run, prepared))
         return tracker.finished()
 
-    def _ingest_one(self, p: PreparedItem) -> ContentItem:
+    def _ingest_one(self, p: PreparedItem, options: RequestOptions) -> ContentItem:
         s = p.source
         if isinstance(s, TextSource):
-            return self.ingest_text(s.content, metadata=s.metadata, idempotency_key=p.idempotency_key)
+            return self.ingest_text(s.content, metadata=s.metadata, idempotency_key=p.idempotency_key, **options)
         if isinstance(s, FileSource):
             return self.ingest_file(
-                s.path, content_type=s.content_type, metadata=s.metadata, idempotency_key=p.idempotency_key
+                s.path, content_type=s.content_type, metadata=s.metadata, idempotency_key=p.idempotency_key, **options
             )
-        return self.ingest_url(s.url, metadata=s.metadata, idempotency_key=p.idempotency_key)
+        return self.ingest_url(s.url, metadata=s.metadata, idempotency_key=p.idempotency_key, **options)
 
 
 class AsyncIngestClient(AsyncServiceClient):
@@ -330,6 +363,7 @@ class AsyncIngestClient(AsyncServiceClient):
         tenant_id: str | None = None,
         user_id: str | None = None,
         idempotency_key: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> ContentItem:
         """Ingest text (see :meth:`IngestClient.ingest_text`)."""
         op = ops.ingest_text(
@@ -339,7 +373,7 @@ class AsyncIngestClient(AsyncServiceClient):
             user_id=user_id,
             idempotency_key=idempotency_key,
         )
-        return await self._transport.send(op)
+        return await self._send(options, op)
 
     async def ingest_url(
         self,
@@ -349,6 +383,7 @@ class AsyncIngestClient(AsyncServiceClient):
         tenant_id: str | None = None,
         user_id: str | None = None,
         idempotency_key: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> ContentItem:
         """Ask the service to fetch ``url`` and ingest it."""
         op = ops.ingest_url(
@@ -358,7 +393,7 @@ class AsyncIngestClient(AsyncServiceClient):
             user_id=user_id,
             idempotency_key=idempotency_key,
         )
-        return await self._transport.send(op)
+        return await self._send(options, op)
 
     async def ingest_file(
         self,
@@ -370,6 +405,7 @@ class AsyncIngestClient(AsyncServiceClient):
         tenant_id: str | None = None,
         user_id: str | None = None,
         idempotency_key: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> ContentItem:
         """Upload a file as multipart, streamed (see :meth:`IngestClient.ingest_file`)."""
         meta = check_metadata(metadata)
@@ -384,7 +420,7 @@ class AsyncIngestClient(AsyncServiceClient):
                 user_id=user_id,
                 idempotency_key=idempotency_key,
             )
-            return await self._transport.send(op)
+            return await self._send(options, op)
 
     async def request_file_upload(
         self,
@@ -394,6 +430,7 @@ class AsyncIngestClient(AsyncServiceClient):
         metadata: dict[str, str] | None = None,
         tenant_id: str | None = None,
         user_id: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> UploadTicket:
         """Create a content item and get a pre-signed URL for its bytes."""
         if not filename or not filename.strip():
@@ -405,7 +442,7 @@ class AsyncIngestClient(AsyncServiceClient):
             tenant_id=tenant_id,
             user_id=user_id,
         )
-        return await self._transport.send(op)
+        return await self._send(options, op)
 
     async def request_text_upload(
         self,
@@ -414,12 +451,13 @@ class AsyncIngestClient(AsyncServiceClient):
         metadata: dict[str, str] | None = None,
         tenant_id: str | None = None,
         user_id: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> UploadTicket:
         """Create a text content item and get a pre-signed URL for the text."""
         op = ops.request_text_upload(
             content_type=content_type, metadata=check_metadata(metadata), tenant_id=tenant_id, user_id=user_id
         )
-        return await self._transport.send(op)
+        return await self._send(options, op)
 
     async def upload_file(
         self,
@@ -431,6 +469,7 @@ class AsyncIngestClient(AsyncServiceClient):
         tenant_id: str | None = None,
         user_id: str | None = None,
         progress: Callable[[int, int | None], None] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> ContentItem:
         """Create a content item with a pre-signed upload and stream the bytes to it (see the sync client)."""
         from atriumn.storage import upload_to_url_async
@@ -438,65 +477,83 @@ class AsyncIngestClient(AsyncServiceClient):
         name = _upload_name(source, filename)
         ctype = ops.guess_content_type(name, content_type)
         ticket = await self.request_file_upload(
-            filename=name, content_type=ctype, metadata=metadata, tenant_id=tenant_id, user_id=user_id
+            filename=name, content_type=ctype, metadata=metadata, tenant_id=tenant_id, user_id=user_id, **options
         )
         await upload_to_url_async(
             ticket.upload_url, _upload_source(source), method=ticket.http_method, content_type=ctype, progress=progress
         )
-        return await self.get_content(ticket.id)
+        return await self.get_content(ticket.id, **options)
 
-    async def get_content(self, content_id: str) -> ContentItem:
+    async def get_content(self, content_id: str, **options: Unpack[RequestOptions]) -> ContentItem:
         """One content item."""
-        return await self._transport.send(ops.get_content(check_content_id(content_id)))
+        return await self._send(options, ops.get_content(check_content_id(content_id)))
 
     def list_content(
-        self, *, status: str | None = None, source_type: str | None = None, page_size: int | None = None
+        self,
+        *,
+        status: str | None = None,
+        source_type: str | None = None,
+        page_size: int | None = None,
+        **options: Unpack[RequestOptions],
     ) -> AsyncPager[ContentItem]:
         """Every content item, page by page, lazily: ``async for item in client.list_content(): ...``."""
         if page_size is not None and page_size < 1:
             raise ValidationError(f"page_size: must be >= 1, got {page_size!r}")
 
         async def fetch(token: str | None) -> Page[ContentItem]:
-            page = await self._transport.send(
-                ops.list_content(status=status, source_type=source_type, limit=page_size, next_token=token)
+            page = await self._send(
+                options, ops.list_content(status=status, source_type=source_type, limit=page_size, next_token=token)
             )
             return Page(items=page.items, next_token=page.next_token)
 
         return AsyncPager(fetch)
 
     async def update_content(
-        self, content_id: str, *, metadata: dict[str, str] | None = None, source_uri: str | None = None
+        self,
+        content_id: str,
+        *,
+        metadata: dict[str, str] | None = None,
+        source_uri: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> ContentItem:
         """Change a content item's metadata or source URI."""
-        return await self._transport.send(
-            ops.update_content(check_content_id(content_id), metadata=check_metadata(metadata), source_uri=source_uri)
+        return await self._send(
+            options,
+            ops.update_content(check_content_id(content_id), metadata=check_metadata(metadata), source_uri=source_uri),
         )
 
-    async def delete_content(self, content_id: str) -> None:
+    async def delete_content(self, content_id: str, **options: Unpack[RequestOptions]) -> None:
         """Delete a content item."""
-        await self._transport.send(ops.delete_content(check_content_id(content_id)))
+        await self._send(options, ops.delete_content(check_content_id(content_id)))
 
-    async def get_text_content(self, content_id: str) -> str:
+    async def get_text_content(self, content_id: str, **options: Unpack[RequestOptions]) -> str:
         """The text of a text content item."""
-        return (await self._transport.send(ops.get_text_content(check_content_id(content_id)))).content
+        return (await self._send(options, ops.get_text_content(check_content_id(content_id)))).content
 
-    async def update_text_content(self, content_id: str, content: str) -> None:
+    async def update_text_content(self, content_id: str, content: str, **options: Unpack[RequestOptions]) -> None:
         """Replace the text of a text content item."""
-        await self._transport.send(ops.update_text_content(check_content_id(content_id), check_text(content)))
+        await self._send(options, ops.update_text_content(check_content_id(content_id), check_text(content)))
 
-    async def get_download_url(self, content_id: str) -> str:
+    async def get_download_url(self, content_id: str, **options: Unpack[RequestOptions]) -> str:
         """A pre-signed URL to download the content's bytes."""
-        return (await self._transport.send(ops.get_download_url(check_content_id(content_id)))).download_url
+        return (await self._send(options, ops.get_download_url(check_content_id(content_id)))).download_url
 
     async def wait_until_processed(
-        self, content_id: str, *, timeout: float = 60.0, poll_interval: float = 0.1, max_interval: float = 2.0
+        self,
+        content_id: str,
+        *,
+        timeout: float = 60.0,
+        poll_interval: float = 0.1,
+        max_interval: float = 2.0,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ContentItem:
         """Poll until ``completed`` or ``failed`` (see :meth:`IngestClient.wait_until_processed`)."""
         from ._errors import ProcessingTimeoutError
 
         plan = PollPlan(timeout, initial=poll_interval, max_interval=max_interval)
         while True:
-            item = await self.get_content(content_id)
+            item = await self.get_content(content_id, extra_headers=extra_headers, extra_query=extra_query)
             if settle(item):
                 return item
             delay = plan.next_delay()
@@ -510,6 +567,7 @@ class AsyncIngestClient(AsyncServiceClient):
         *,
         max_concurrency: int = 8,
         progress: Callable[[BatchProgress], None] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> list[BatchResult]:
         """Ingest many items with bounded concurrency (tasks); see :meth:`IngestClient.ingest_batch`."""
         prepared = prepare_batch(items, max_concurrency)
@@ -519,7 +577,7 @@ class AsyncIngestClient(AsyncServiceClient):
         async def run(p: PreparedItem) -> None:
             async with gate:
                 try:
-                    item = await self._ingest_one(p)
+                    item = await self._ingest_one(p, options)
                 except Exception as exc:  # one item's failure is its result, not the batch's
                     tracker.record(p, None, exc)
                 else:
@@ -528,12 +586,12 @@ class AsyncIngestClient(AsyncServiceClient):
         await asyncio.gather(*(run(p) for p in prepared))
         return tracker.finished()
 
-    async def _ingest_one(self, p: PreparedItem) -> ContentItem:
+    async def _ingest_one(self, p: PreparedItem, options: RequestOptions) -> ContentItem:
         s = p.source
         if isinstance(s, TextSource):
-            return await self.ingest_text(s.content, metadata=s.metadata, idempotency_key=p.idempotency_key)
+            return await self.ingest_text(s.content, metadata=s.metadata, idempotency_key=p.idempotency_key, **options)
         if isinstance(s, FileSource):
             return await self.ingest_file(
-                s.path, content_type=s.content_type, metadata=s.metadata, idempotency_key=p.idempotency_key
+                s.path, content_type=s.content_type, metadata=s.metadata, idempotency_key=p.idempotency_key, **options
             )
-        return await self.ingest_url(s.url, metadata=s.metadata, idempotency_key=p.idempotency_key)
+        return await self.ingest_url(s.url, metadata=s.metadata, idempotency_key=p.idempotency_key, **options)

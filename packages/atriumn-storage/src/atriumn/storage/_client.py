@@ -9,10 +9,22 @@ from __future__ import annotations
 
 import mimetypes
 import os
+from typing import TYPE_CHECKING
 
 import attrs
 
-from atriumn.core import AsyncServiceClient, AsyncTransport, ServiceClient, TokenProvider, Transport, ValidationError
+from atriumn.core import (
+    AsyncServiceClient,
+    AsyncTransport,
+    RequestOptions,
+    ServiceClient,
+    TokenProvider,
+    Transport,
+    ValidationError,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 from . import _operations as ops
 from ._models import DownloadResult, DownloadURL, UploadResult, UploadURL
@@ -60,6 +72,10 @@ class StorageClient(ServiceClient):
             :func:`atriumn.storage.transfer_transport`); by default the client makes one and closes it.
         deadline: overall deadline per API call, in seconds (transfers have their own, long deadline).
         max_retries: retries per call.
+
+    Every method also takes the per-call :class:`~atriumn.core.RequestOptions` by keyword (``extra_headers``,
+    ``extra_query``, ``extra_body``, ``timeout``); ``with_options(...)`` gives a client with changed defaults
+    sharing this one's connections, and ``with_raw_response.<method>(...)`` the HTTP response behind a call.
     """
 
     def __init__(
@@ -85,19 +101,21 @@ class StorageClient(ServiceClient):
             self._transfer = transfer_transport()
         return self._transfer
 
-    def generate_upload_url(self, *, filename: str, content_type: str, tenant_id: str | None = None) -> UploadURL:
+    def generate_upload_url(
+        self, *, filename: str, content_type: str, tenant_id: str | None = None, **options: Unpack[RequestOptions]
+    ) -> UploadURL:
         """A pre-signed URL to upload ``filename`` to, and the key it will have."""
         _text("filename", filename)
         _text("content_type", content_type)
         _optional("tenant_id", tenant_id)
-        return self._transport.send(
-            ops.generate_upload_url(filename=filename, content_type=content_type, tenant_id=tenant_id)
+        return self._send(
+            options, ops.generate_upload_url(filename=filename, content_type=content_type, tenant_id=tenant_id)
         )
 
-    def generate_download_url(self, *, key: str) -> DownloadURL:
+    def generate_download_url(self, *, key: str, **options: Unpack[RequestOptions]) -> DownloadURL:
         """A pre-signed URL to download the object ``key``."""
         _text("key", key)
-        return self._transport.send(ops.generate_download_url(key=key))
+        return self._send(options, ops.generate_download_url(key=key))
 
     def upload(
         self,
@@ -109,19 +127,21 @@ class StorageClient(ServiceClient):
         progress: ProgressCallback | None = None,
         checksum: bool = True,
         size: int | None = None,
+        **options: Unpack[RequestOptions],
     ) -> UploadResult:
         """Upload ``source`` (a path, bytes, a binary file or an iterator of chunks), streaming.
 
         Gets a pre-signed URL for ``filename`` and PUTs the bytes with their SHA-256 checksum (the target
         verifies it). Never holds more than a chunk in memory; one-shot sources are spooled to disk first so
-        that a retry can resend from the first byte. Returns the key, size and checksum.
+        that a retry can resend from the first byte. Returns the key, size and checksum. ``options`` apply to the
+        Storage API call (the pre-signed transfer is signed as it is).
         """
         _text("filename", filename)
         ctype = _content_type(filename, content_type)
         _optional("tenant_id", tenant_id)
         payload = prepare_source(source, size=size)  # a bad source fails before a URL is asked for
         try:
-            target = self.generate_upload_url(filename=filename, content_type=ctype, tenant_id=tenant_id)
+            target = self.generate_upload_url(filename=filename, content_type=ctype, tenant_id=tenant_id, **options)
         except BaseException:
             payload.close()
             raise
@@ -143,10 +163,11 @@ class StorageClient(ServiceClient):
         *,
         progress: ProgressCallback | None = None,
         expected_sha256: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> DownloadResult:
         """Download the object ``key`` to ``destination`` (atomically: temporary file, checks, rename)."""
         _text("key", key)
-        target = self.generate_download_url(key=key)
+        target = self.generate_download_url(key=key, **options)
         result = download_from_url(
             target.download_url,
             destination,
@@ -190,19 +211,21 @@ class AsyncStorageClient(AsyncServiceClient):
             self._transfer = async_transfer_transport()
         return self._transfer
 
-    async def generate_upload_url(self, *, filename: str, content_type: str, tenant_id: str | None = None) -> UploadURL:
+    async def generate_upload_url(
+        self, *, filename: str, content_type: str, tenant_id: str | None = None, **options: Unpack[RequestOptions]
+    ) -> UploadURL:
         """See :meth:`StorageClient.generate_upload_url`."""
         _text("filename", filename)
         _text("content_type", content_type)
         _optional("tenant_id", tenant_id)
-        return await self._transport.send(
-            ops.generate_upload_url(filename=filename, content_type=content_type, tenant_id=tenant_id)
+        return await self._send(
+            options, ops.generate_upload_url(filename=filename, content_type=content_type, tenant_id=tenant_id)
         )
 
-    async def generate_download_url(self, *, key: str) -> DownloadURL:
+    async def generate_download_url(self, *, key: str, **options: Unpack[RequestOptions]) -> DownloadURL:
         """See :meth:`StorageClient.generate_download_url`."""
         _text("key", key)
-        return await self._transport.send(ops.generate_download_url(key=key))
+        return await self._send(options, ops.generate_download_url(key=key))
 
     async def upload(
         self,
@@ -214,6 +237,7 @@ class AsyncStorageClient(AsyncServiceClient):
         progress: ProgressCallback | None = None,
         checksum: bool = True,
         size: int | None = None,
+        **options: Unpack[RequestOptions],
     ) -> UploadResult:
         """See :meth:`StorageClient.upload`."""
         _text("filename", filename)
@@ -221,7 +245,9 @@ class AsyncStorageClient(AsyncServiceClient):
         _optional("tenant_id", tenant_id)
         payload = prepare_source(source, size=size)
         try:
-            target = await self.generate_upload_url(filename=filename, content_type=ctype, tenant_id=tenant_id)
+            target = await self.generate_upload_url(
+                filename=filename, content_type=ctype, tenant_id=tenant_id, **options
+            )
         except BaseException:
             payload.close()
             raise
@@ -243,10 +269,11 @@ class AsyncStorageClient(AsyncServiceClient):
         *,
         progress: ProgressCallback | None = None,
         expected_sha256: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> DownloadResult:
         """See :meth:`StorageClient.download`."""
         _text("key", key)
-        target = await self.generate_download_url(key=key)
+        target = await self.generate_download_url(key=key, **options)
         result = await download_from_url_async(
             target.download_url,
             destination,

@@ -16,7 +16,7 @@ from atriumn.ai._parts import ReasoningPart
 from atriumn.ai._request import ChatRequest
 from atriumn.ai._sse import ServerSentEvent
 from atriumn.ai._types import ChatResponse, Part, StreamEvent, TextPart, ToolCall, Usage
-from atriumn.core import RESPONSE, Operation, Scrubber, ValidationError
+from atriumn.core import RESPONSE, Operation, Scrubber, ValidationError, apply_options
 from atriumn.core._redact import SENSITIVE_HEADERS
 
 __all__ = [
@@ -132,7 +132,7 @@ class Adapter(abc.ABC):
         self, req: ChatRequest, path: str, body: Mapping[str, Any], *, stream: bool, **kwargs: Any
     ) -> Operation[Any]:
         """:meth:`json_operation` for a chat request (its replay and logging options applied)."""
-        return self.json_operation(
+        op = self.json_operation(
             path,
             body,
             stream=stream,
@@ -141,6 +141,7 @@ class Adapter(abc.ABC):
             log_content=req.record_content,
             **kwargs,
         )
+        return apply_options(op, req.request_options) if req.request_options else op
 
     def check(self, req: ChatRequest) -> None:
         """Refuse, before any request, what this provider or model cannot take (a part, a reasoning control, a
