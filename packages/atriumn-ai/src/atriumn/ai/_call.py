@@ -23,6 +23,7 @@ from ._parts import ReasoningPart
 from ._ratelimits import parse_rate_limits
 from ._request import ChatRequest
 from ._sse import SSEDecoder
+from ._structured import parse_output
 from ._types import (
     ChatResponse,
     FinishEvent,
@@ -143,13 +144,16 @@ class Call:
         latency = time.perf_counter() - self.start
         cost = self.engine.prices.cost(self.req.full_model, response.usage)
         parsed = None
-        if self.req.response_schema is not None or self.req.response_json:
+        # An answer that calls tools is not the structured answer yet (a tool loop runs them and asks again).
+        if (self.req.response_schema is not None or self.req.response_json) and not response.tool_calls:
             try:
                 parsed = self.parse_structured(response)
-            except StructuredOutputError:
-                # The provider answered (and charged): the budget still pays for it.
+            except StructuredOutputError as exc:
+                # The provider answered (and charged): the budget still pays for it, and a re-ask counts it.
                 if self.engine.budget is not None and cost is not None:
                     self.engine.budget.spend(cost.total)
+                object.__setattr__(response, "cost", cost)
+                exc.response = response
                 raise
         # One pass over the headers into a plain dict (lower-case keys): every lookup below is then a dict get.
         lowered = {k.lower(): v for k, v in headers.items()}
@@ -165,43 +169,12 @@ class Call:
         return response
 
     def parse_structured(self, response: ChatResponse) -> Any:
-        """The structured output: JSON checked against the schema, then structured into the attrs class (in
-        JSON mode, any JSON object)."""
-        text = response.text.strip()
-        if text.startswith("```"):
-            text = text.strip("`").removeprefix("json").strip()
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise StructuredOutputError(
-                f"{self.req.full_model} returned text that is not JSON ({exc}); expected {self.req.response_name}",
-                text=response.text,
-            ) from None
-        if self.req.response_schema is None:  # JSON mode: any JSON object
-            if not isinstance(data, dict):
-                raise StructuredOutputError(
-                    f"{self.req.full_model} returned JSON that is not an object (JSON mode)", text=response.text
-                )
-            return data
-        from ._validate import first_error
-
-        problem = first_error(data, self.req.response_schema)
-        if problem is not None:
-            path, message = problem
-            raise StructuredOutputError(
-                f"{self.req.full_model} returned JSON that does not match {self.req.response_name} "
-                f"at {path}: {message}",
-                text=response.text,
-                path=path,
-            )
-        if self.req.response_type is not None:
-            from atriumn.core import structure
-
-            try:
-                return structure(data, self.req.response_type, "snake")
-            except DecodeError as exc:
-                raise StructuredOutputError(str(exc), text=response.text, path=exc.path) from exc
-        return data
+        """The structured output of a response (see :mod:`._structured`)."""
+        req = self.req
+        return parse_output(
+            response.text, schema=req.response_schema, tp=req.response_type, model=req.full_model,
+            name=req.response_name,
+        )  # fmt: skip
 
     def succeeded(self, response: ChatResponse) -> ChatResponse:
         """Record a success (breaker, span, metrics, budget, cache)."""

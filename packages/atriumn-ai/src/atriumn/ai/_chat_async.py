@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +16,11 @@ from . import _batch
 from ._batch import ScoredItem
 from ._call import replay_events
 from ._chat_base import BaseChatClient, Chain, HealthStatus
+from ._errors import StructuredOutputError
 from ._params import ErrorMode
 from ._streams import AsyncChatStream
-from ._types import ChatResponse, Embeddings, FinishEvent, StreamEvent
+from ._tools import Conversation, run_async
+from ._types import ChatResponse, Embeddings, FinishEvent, StreamEvent, ToolCallEvent, ToolResultEvent
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -78,8 +82,23 @@ class AsyncChatClient(BaseChatClient):
         models: Sequence[str] | None = None,
         **params: Unpack[ChatParams],
     ) -> ChatResponse:
-        """See :meth:`ChatClient.chat`."""
-        chain = self._chain(model, models, messages, params, "chat", stream=False)
+        """See :meth:`ChatClient.chat` (independent tool calls of one round run concurrently)."""
+        loop, rest = self._conversation(messages, params, "chat", allow_async=True)
+        if loop is None:
+            return await self._request(self._chain(model, models, messages, rest, "chat", stream=False))
+        while True:
+            try:
+                response = await self._request(self._chain(model, models, loop.messages, rest, "chat", stream=False))
+            except StructuredOutputError as exc:
+                if loop.reask(exc):
+                    continue
+                raise loop.failed(exc) from None
+            calls = loop.next_calls(response)
+            if calls is None:
+                return loop.finish(response)
+            loop.record_tools(response, await asyncio.gather(*(run_async(c) for c in calls)))
+
+    async def _request(self, chain: Chain) -> ChatResponse:
         for call in chain:
             try:
                 entry = call.begin()
@@ -106,10 +125,48 @@ class AsyncChatClient(BaseChatClient):
         **params: Unpack[ChatParams],
     ) -> AsyncChatStream:
         """See :meth:`ChatClient.stream` (``async for``; ``async with`` to close early)."""
-        chain = self._chain(model, models, messages, params, "stream", stream=True)
-        return AsyncChatStream(self._events(chain), errors)
+        loop, rest = self._conversation(messages, params, "stream", allow_async=True)
+        if loop is None:
+            return AsyncChatStream(
+                self._events(self._chain(model, models, messages, rest, "stream", stream=True)), errors
+            )
+        first = self._chain(model, models, loop.messages, rest, "stream", stream=True)
+        return AsyncChatStream(self._loop_events(loop, first, lambda: self._chain(
+            model, models, loop.messages, rest, "stream", stream=True
+        )), errors)  # fmt: skip
 
-    async def _events(self, chain: Chain) -> AsyncIterator[StreamEvent]:
+    async def _loop_events(
+        self, loop: Conversation, chain: Chain, next_chain: Callable[[], Chain]
+    ) -> AsyncIterator[StreamEvent]:
+        """See :meth:`ChatClient._loop_events` (a round's tool calls run concurrently)."""
+        while True:
+            final: ChatResponse | None = None
+            try:
+                async with contextlib.aclosing(self._events(chain)) as events:
+                    async for event in events:
+                        if type(event) is FinishEvent:
+                            final = event.response
+                        else:
+                            yield event
+            except StructuredOutputError as exc:
+                if not loop.reask(exc):
+                    raise loop.failed(exc) from None
+                chain = next_chain()
+                continue
+            assert final is not None
+            calls = loop.next_calls(final)
+            if calls is None:
+                yield FinishEvent(final.finish_reason, loop.finish(final))
+                return
+            for c in calls:
+                yield ToolCallEvent(c.call)
+            results = await asyncio.gather(*(run_async(c) for c in calls))
+            for r in results:
+                yield ToolResultEvent(r)
+            loop.record_tools(final, results)
+            chain = next_chain()
+
+    async def _events(self, chain: Chain) -> AsyncGenerator[StreamEvent, None]:
         for call in chain:
             try:
                 entry = call.begin()

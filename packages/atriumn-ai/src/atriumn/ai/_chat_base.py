@@ -21,7 +21,8 @@ from ._engine import Budget, Engine, ProviderSpec, is_fallback_error
 from ._errors import StreamInterruptedError
 from ._params import check_params
 from ._pricing import PriceTable
-from ._request import ChatRequest
+from ._request import ChatRequest, normalize_messages, normalize_tools
+from ._tools import Conversation, LoopOptions
 from ._types import Attempt, ChatResponse, Embeddings, Usage
 from .providers._read import load_json
 
@@ -150,6 +151,19 @@ class BaseChatClient:
         }
         plan = self._engine.plan(model, models, messages, options, replay_unsafe, per_call)
         return Chain(self._engine, plan, stream=stream, use_cache=use_cache)
+
+    def _conversation(
+        self, messages: Any, params: Mapping[str, Any], method: str, *, allow_async: bool
+    ) -> tuple[Conversation | None, dict[str, Any]]:
+        """For a call with ``run_tools`` or ``max_parse_retries``: its :class:`Conversation` (checked before any
+        request) and the parameters of each request; else None and the parameters as given."""
+        check_params(params, method)
+        rest = dict(params)
+        options = LoopOptions.pop(rest)
+        if not options.active:
+            return None, rest
+        tools, _ = normalize_tools(rest.get("tools"))
+        return Conversation(normalize_messages(messages), tools, options, allow_async=allow_async), rest
 
     def _with_options(self: _C, options: Mapping[str, Any]) -> _C:
         """A copy sharing the engine's state (breakers, cache, budget, adapters) and the base transport's pool."""

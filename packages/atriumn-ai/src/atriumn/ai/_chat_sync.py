@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -13,9 +14,11 @@ from . import _batch
 from ._batch import ScoredItem
 from ._call import replay_events
 from ._chat_base import BaseChatClient, Chain, HealthStatus
+from ._errors import StructuredOutputError
 from ._params import ErrorMode
 from ._streams import ChatStream
-from ._types import ChatResponse, Embeddings, FinishEvent, StreamEvent
+from ._tools import Conversation, run_sync
+from ._types import ChatResponse, Embeddings, FinishEvent, StreamEvent, ToolCallEvent, ToolResultEvent
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -112,7 +115,22 @@ class ChatClient(BaseChatClient):
             **params: the optional parameters, by keyword (:class:`ChatParams`: ``system``, ``temperature``,
                 ``max_tokens``, ``tools``, ``response_format``, ...).
         """
-        chain = self._chain(model, models, messages, params, "chat", stream=False)
+        loop, rest = self._conversation(messages, params, "chat", allow_async=False)
+        if loop is None:
+            return self._request(self._chain(model, models, messages, rest, "chat", stream=False))
+        while True:
+            try:
+                response = self._request(self._chain(model, models, loop.messages, rest, "chat", stream=False))
+            except StructuredOutputError as exc:
+                if loop.reask(exc):
+                    continue
+                raise loop.failed(exc) from None
+            calls = loop.next_calls(response)
+            if calls is None:
+                return loop.finish(response)
+            loop.record_tools(response, [run_sync(c) for c in calls])
+
+    def _request(self, chain: Chain) -> ChatResponse:
         for call in chain:
             try:
                 entry = call.begin()
@@ -142,9 +160,42 @@ class ChatClient(BaseChatClient):
         :class:`ErrorEvent` instead). A fallback chain moves on only before the first token; after it, a
         failure raises :class:`StreamInterruptedError` with the partial text.
         """
-        return ChatStream(self._events(self._chain(model, models, messages, params, "stream", stream=True)), errors)
+        loop, rest = self._conversation(messages, params, "stream", allow_async=False)
+        if loop is None:
+            return ChatStream(self._events(self._chain(model, models, messages, rest, "stream", stream=True)), errors)
+        first = self._chain(model, models, loop.messages, rest, "stream", stream=True)
+        return ChatStream(self._loop_events(loop, first, lambda: self._chain(
+            model, models, loop.messages, rest, "stream", stream=True
+        )), errors)  # fmt: skip
 
-    def _events(self, chain: Chain) -> Iterator[StreamEvent]:
+    def _loop_events(self, loop: Conversation, chain: Chain, next_chain: Callable[[], Chain]) -> Iterator[StreamEvent]:
+        """A streamed tool loop: every round's events, the tool calls and results between rounds, one finish."""
+        while True:
+            final: ChatResponse | None = None
+            try:
+                with contextlib.closing(self._events(chain)) as events:
+                    for event in events:
+                        if type(event) is FinishEvent:
+                            final = event.response
+                        else:
+                            yield event
+            except StructuredOutputError as exc:
+                if not loop.reask(exc):
+                    raise loop.failed(exc) from None
+                chain = next_chain()
+                continue
+            assert final is not None
+            calls = loop.next_calls(final)
+            if calls is None:
+                yield FinishEvent(final.finish_reason, loop.finish(final))
+                return
+            yield from (ToolCallEvent(c.call) for c in calls)
+            results = [run_sync(c) for c in calls]
+            yield from (ToolResultEvent(r) for r in results)
+            loop.record_tools(final, results)
+            chain = next_chain()
+
+    def _events(self, chain: Chain) -> Generator[StreamEvent, None, None]:
         for call in chain:
             try:
                 entry = call.begin()

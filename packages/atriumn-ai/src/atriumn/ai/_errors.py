@@ -47,10 +47,15 @@ class StructuredOutputError(DecodeError):
 
     Attributes:
         text: the model's output as it came.
+        path: where the output fails the schema (``$.items[2].score``).
+        response: the answer that failed (usage and cost included: the provider charged for it), when known.
     """
 
-    def __init__(self, message: str, *, text: str, path: str = "$", request_id: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, text: str, path: str = "$", request_id: str | None = None, response: Any = None
+    ) -> None:
         self.text = text
+        self.response = response
         super().__init__(message, path=path, body=text, request_id=request_id)
 
 

@@ -34,7 +34,8 @@ class ChatParams(TypedDict, total=False):
             :class:`CachePoint` after a tool marks the tools up to it for prompt caching.
         tool_choice: ``"auto"``, ``"none"``, ``"required"``, or a tool's name.
         response_format: structured output: a JSON Schema dict, OpenAI's ``response_format`` dict (JSON mode
-            ``{"type": "json_object"}`` included), or an attrs class; the answer is parsed into ``.parsed``.
+            ``{"type": "json_object"}`` included), or a class (attrs, dataclass, ``TypedDict``, or a pydantic
+            model when pydantic is installed); the answer is checked and ``.parsed`` is an instance of it.
         reasoning: a :class:`Reasoning` (an effort and/or a thinking budget) or an effort name (``"high"``),
             mapped to each provider's controls; a value the provider does not take is refused before sending.
         cached_content: a Gemini explicit cache (a :class:`CachedContent` from ``client.caches.create`` or its
@@ -46,6 +47,15 @@ class ChatParams(TypedDict, total=False):
         timeout: this call's overall deadline in seconds (each request of it, retries included).
         cache: use the client's response cache (when it has one). Default True.
         replay_unsafe: this call's replay rule (default: the client's; see :class:`ChatClient`).
+        run_tools: run the tools the model calls (``tools`` given as typed functions, sync or async) and send
+            the results back, until the model answers or ``max_steps`` is reached; a tool that raises, an unknown
+            tool, or arguments that do not match the signature go back to the model as an error result. The
+            response then carries every :class:`Step`, with usage and cost summed.
+        max_steps: the most requests a tool loop makes (default 8); when the last one still calls tools, its
+            response is returned as it is (``finish_reason == "tool_calls"``).
+        max_parse_retries: when the answer does not match ``response_format``, ask again this many times with
+            what is wrong appended (default 0); each attempt's usage and cost count. Then
+            :class:`StructuredOutputError`, with the text, the path, and the response.
     """
 
     system: str | Sequence[str | TextPart | CachePoint] | None
@@ -68,6 +78,9 @@ class ChatParams(TypedDict, total=False):
     timeout: float | None
     cache: bool
     replay_unsafe: bool | None
+    run_tools: bool
+    max_steps: int
+    max_parse_retries: int
 
 
 _NAMES = frozenset(ChatParams.__annotations__)

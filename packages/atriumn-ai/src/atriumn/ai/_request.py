@@ -316,17 +316,14 @@ class ResponseFormat:
 def normalize_response_format(response_format: Any) -> ResponseFormat:
     """The :class:`ResponseFormat` of a JSON Schema dict, an OpenAI ``response_format`` dict
     (``{"type": "json_schema", "json_schema": {"name", "schema", "strict", "description"}}``, JSON mode
-    ``{"type": "json_object"}`` or ``{"type": "text"}``), or an attrs class."""
+    ``{"type": "json_object"}`` or ``{"type": "text"}``), or a class: attrs, dataclass, TypedDict or pydantic."""
     if response_format is None:
         return ResponseFormat()
     if isinstance(response_format, type):
-        import attrs
+        from ._structured import check_output_type, schema_of
 
-        if not attrs.has(response_format):
-            raise ValidationError("response_format: expected a JSON Schema dict or an attrs class")
-        from ._schema import schema_for_type
-
-        return ResponseFormat(schema_for_type(response_format), response_format.__name__, response_format)
+        check_output_type(response_format)
+        return ResponseFormat(schema_of(response_format), response_format.__name__, response_format)
     if isinstance(response_format, Mapping):
         kind = response_format.get("type")
         if kind == "json_object":  # OpenAI's JSON mode: any JSON object, no schema
@@ -347,4 +344,7 @@ def normalize_response_format(response_format: Any) -> ResponseFormat:
                 str(description) if description is not None else None,
             )
         return ResponseFormat(response_format, str(response_format.get("title") or "response"))
-    raise ValidationError("response_format: expected a JSON Schema dict or an attrs class")
+    raise ValidationError(
+        "response_format: expected a JSON Schema dict, an OpenAI response_format dict, or a class (attrs, dataclass, "
+        "TypedDict, pydantic)"
+    )

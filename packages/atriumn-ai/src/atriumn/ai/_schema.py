@@ -18,7 +18,7 @@ __all__ = ["schema_for_callable", "schema_for_type", "strict_schema"]
 
 def schema_for_type(tp: Any) -> dict[str, Any]:
     """The JSON Schema of a Python type annotation (str, int, float, bool, list, dict, Literal, Optional,
-    Enum, attrs classes and dataclasses)."""
+    Enum, attrs classes, dataclasses and TypedDicts)."""
     if tp is inspect.Parameter.empty or tp is Any:
         return {}
     if tp is str:
@@ -65,6 +65,9 @@ def _class_fields(cls: type) -> list[tuple[str, Any, bool]] | None:
     import attrs
 
     hints = typing.get_type_hints(cls)
+    if typing.is_typeddict(cls):
+        required = getattr(cls, "__required_keys__", frozenset(hints))
+        return [(name, tp, name in required) for name, tp in hints.items()]
     if attrs.has(cls):
         return [(f.name, hints.get(f.name, f.type), f.default is attrs.NOTHING) for f in attrs.fields(cls) if f.init]
     if dataclasses.is_dataclass(cls):
@@ -126,4 +129,8 @@ def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     extra = out.get("additionalProperties")
     if isinstance(extra, Mapping):
         out["additionalProperties"] = strict_schema(extra)
+    for key in ("$defs", "definitions"):  # pydantic's nested models
+        defs = out.get(key)
+        if isinstance(defs, Mapping):
+            out[key] = {name: strict_schema(d) if isinstance(d, Mapping) else d for name, d in defs.items()}
     return out

@@ -24,12 +24,16 @@ __all__ = [
     "Part",
     "RateLimitInfo",
     "ReasoningDelta",
+    "Step",
     "StreamEvent",
     "TextDelta",
     "TextPart",
     "Tool",
     "ToolCall",
     "ToolCallDelta",
+    "ToolCallEvent",
+    "ToolResult",
+    "ToolResultEvent",
     "Usage",
     "UsageEvent",
 ]
@@ -249,6 +253,17 @@ class Cost:
     currency: str = "USD"
     prices_as_of: str = ""
 
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(
+            input=self.input + other.input,
+            output=self.output + other.output,
+            cache_read=self.cache_read + other.cache_read,
+            cache_write=self.cache_write + other.cache_write,
+            total=self.total + other.total,
+            currency=self.currency,
+            prices_as_of=self.prices_as_of or other.prices_as_of,
+        )
+
 
 @attrs.frozen(kw_only=True)
 class RateLimitInfo:
@@ -291,6 +306,8 @@ class ChatResponse:
         provider, model: who answered (the model the provider reports).
         parsed: the structured output, when ``response_format`` was given.
         id, request_id, rate_limits, latency, attempts, raw: per-request facts (not part of equality).
+        steps: for a tool loop or a structured-output re-ask, every round (:class:`Step`): each response and the
+            tool results sent back; ``usage`` and ``cost`` are then the sums over the rounds (empty otherwise).
     """
 
     text: str = ""
@@ -308,6 +325,7 @@ class ChatResponse:
     latency: float = attrs.field(default=0.0, eq=False)
     cached: bool = attrs.field(default=False, eq=False)
     attempts: tuple[Attempt, ...] = attrs.field(default=(), eq=False, repr=False)
+    steps: tuple[Step, ...] = attrs.field(default=(), eq=False, repr=False)
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 
     @property
@@ -397,4 +415,59 @@ class ReasoningDelta:
     type: str = "reasoning_delta"
 
 
-StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | UsageEvent | FinishEvent | ErrorEvent
+@attrs.frozen(kw_only=True)
+class ToolResult:
+    """What a tool run by the tool loop (``run_tools=True``) returned, as sent back to the model.
+
+    Attributes:
+        call: the :class:`ToolCall` it answers.
+        content: the text sent back (a string result as it is, anything else as JSON; on error, the message).
+        is_error: whether the tool raised, was unknown, or got arguments that do not match its signature.
+        value: the Python value the function returned (None on error).
+        error: the exception the function raised, if any (never sent: only its type and message are).
+        elapsed: seconds the function ran.
+    """
+
+    call: ToolCall
+    content: str
+    is_error: bool = False
+    value: Any = attrs.field(default=None, eq=False, repr=False)
+    error: BaseException | None = attrs.field(default=None, eq=False, repr=False)
+    elapsed: float = attrs.field(default=0.0, eq=False, repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class Step:
+    """One round of a tool loop or of a structured-output re-ask (:attr:`ChatResponse.steps`).
+
+    Attributes:
+        messages: the conversation sent in this round.
+        response: the model's answer to it.
+        tool_results: the results of the tools it called, sent back in the next round (empty for the last
+            round and for a re-ask).
+    """
+
+    messages: tuple[Message, ...] = attrs.field(repr=False)
+    response: ChatResponse
+    tool_results: tuple[ToolResult, ...] = ()
+
+
+@attrs.frozen
+class ToolCallEvent:
+    """In a streamed tool loop: the model called a tool, which runs next."""
+
+    call: ToolCall
+    type: str = "tool_call"
+
+
+@attrs.frozen
+class ToolResultEvent:
+    """In a streamed tool loop: a tool's result, sent back to the model in the next round."""
+
+    result: ToolResult
+    type: str = "tool_result"
+
+
+StreamEvent = (
+    TextDelta | ReasoningDelta | ToolCallDelta | ToolCallEvent | ToolResultEvent | UsageEvent | FinishEvent | ErrorEvent
+)
