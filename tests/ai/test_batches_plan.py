@@ -365,3 +365,18 @@ def test_batch_prices_are_half_the_interactive_ones_unless_a_model_says_otherwis
         __import__("importlib.resources").resources.files("atriumn.ai").joinpath("prices.json").read_text()
     )
     assert bundled.batch_discounts == {"openai": 0.5, "anthropic": 0.5, "gemini": 0.5, "groq": 0.5}
+
+
+def test_gemini_reuses_a_file_an_earlier_run_uploaded(client: ChatClient) -> None:
+    """The upload's start answers 409 when the file exists (its name derives from the batch id and part): the
+    flow then creates the batch from that file without uploading again."""
+    from atriumn.core import ConflictError
+
+    made = plan(client, "gemini", reqs(20), limits=BatchLimits(max_inline_bytes=500), batch_id="job-2")
+    flow = made.api.create_part(made.spools[0], made)
+    start = next(flow)
+    conflict = ConflictError(status_code=409, code="ALREADY_EXISTS", description="A file named ... already exists.")
+    create = flow.throw(conflict)
+    assert create.path == "/v1beta/models/{model}:batchGenerateContent"
+    assert create.json["batch"]["inputConfig"] == {"fileName": start.json["file"]["name"]}
+    assert create.headers is None or "X-Goog-Upload-Command" not in create.headers

@@ -9,6 +9,7 @@ read, so nothing here sleeps (jobs meant to stay running use the ``delay-60000``
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -288,3 +289,18 @@ def test_secrets_stay_out_of_jobs_errors_and_spans(sandbox: Sandbox) -> None:
     assert len(texts) > 10
     for key in keys.values():
         assert not any(key in text for text in texts)
+
+
+async def test_gemini_past_the_inline_limit_goes_through_an_uploaded_file(client: Any) -> None:
+    limits = BatchLimits(max_inline_bytes=2_000)
+    # A batch id of its own: the uploaded file's name derives from it (and the sandbox names files across keys).
+    batch_id = f"file-run-{uuid.uuid4().hex[:8]}"
+    job = await call(client.batches, "create", MODELS["gemini"], requests(120), limits=limits, batch_id=batch_id)
+    (part,) = job.parts
+    assert not part.inline and part.input_file is not None and part.input_file.startswith("files/atb-")
+    job = await call(client.batches, "wait", job)
+    assert job.parts[0].output_file is not None
+    results = by_id(await collect(client.batches.results(job)))
+    assert set(results) == {f"r{i}" for i in range(120)}
+    assert {i for i, r in results.items() if not r.ok} == {"r7", "r57", "r107"}
+    assert all(isinstance(results[i].error, RateLimitError) for i in ("r7", "r57", "r107"))
