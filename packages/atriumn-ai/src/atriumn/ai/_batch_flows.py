@@ -86,8 +86,8 @@ def wait_flow(
         wait = schedule.next()
         if wait is None:
             raise BatchWaitTimeoutError(
-                f"batch {job.id} is still {job.status} ({job.counts.done} of {job.counts.total} requests done): "
-                "wait again, or cancel it",
+                f"batch {job.id} is still {job.status} after the wait's timeout "
+                f"({job.counts.done} of {job.counts.total} requests done)",
                 job=job,
             )
         yield Sleep(wait)

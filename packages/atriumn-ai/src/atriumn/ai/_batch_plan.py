@@ -380,6 +380,9 @@ class CreatePlan:
                 found = existing.get(spool.index)
                 if found is None:
                     found = yield from self.api.create_part(spool, self)
+                if not found.counts.total:  # OpenAI counts nothing while it validates: we know how many we sent
+                    found = attrs.evolve(found, counts=attrs.evolve(found.counts, total=spool.count,
+                                                                    processing=spool.count))  # fmt: skip
                 parts.append(attrs.evolve(found, requests=spool.count))
         except AtriumnError as exc:
             # What was submitted before the failure: cancel it, or run create again with this batch_id.
