@@ -45,13 +45,13 @@ def register(cmds: Any) -> None:
     submit.add_argument("--wait", action="store_true", help="then wait for the job to end")
     submit.set_defaults(handler=_submit, hint=_hint)
 
-    for name, handler, text in (
-        ("status", _status, "the job as the provider sees it now"),
-        ("cancel", _cancel, "cancel the job (answered requests keep their results)"),
+    for name, text in (
+        ("status", "the job as the provider sees it now"),
+        ("cancel", "cancel the job (answered requests keep their results)"),
     ):
         command = sub.add_parser(name, help=text)
         command.add_argument("job", help=job_help)
-        command.set_defaults(handler=handler, hint=_hint)
+        command.set_defaults(handler=_on_job, hint=_hint)
 
     wait = sub.add_parser("wait", help="wait for the job to end, with progress on a terminal")
     wait.add_argument("job", help=job_help)
@@ -145,13 +145,10 @@ def _submit(args: argparse.Namespace, out: Output) -> int | None:
     path = Path(args.requests)
     if not path.is_file():
         raise ValidationError(f"requests: {path}: no such file")
-    metadata: dict[str, str] = {}
-    for pair in args.metadata:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValidationError(f"--metadata: expected KEY=VALUE, got {pair!r}")
-        metadata[key] = value
     from ._batch_types import BatchLimits
+    from ._commands import pairs
+
+    metadata = pairs(args.metadata, "--metadata", "KEY")
 
     limits = BatchLimits(max_requests=args.max_requests) if args.max_requests else None
     job_file = Path(args.job_file) if args.job_file else path.with_name(path.name.rsplit(".", 1)[0] + ".batch.json")
@@ -177,19 +174,11 @@ def _submit(args: argparse.Namespace, out: Output) -> int | None:
     return None
 
 
-def _status(args: argparse.Namespace, out: Output) -> int | None:
+def _on_job(args: argparse.Namespace, out: Output) -> int | None:
+    """``status`` and ``cancel``: the job read (or cancelled) now, saved back to its file."""
     ref, path = _load(args.job)
     with _client() as client:
-        job = client.batches.get(ref)
-    _save(job, path)
-    out.data(_job_data(job), human=_job_text(job))
-    return None
-
-
-def _cancel(args: argparse.Namespace, out: Output) -> int | None:
-    ref, path = _load(args.job)
-    with _client() as client:
-        job = client.batches.cancel(ref)
+        job = client.batches.cancel(ref) if args.batch_command == "cancel" else client.batches.get(ref)
     _save(job, path)
     out.data(_job_data(job), human=_job_text(job))
     return None

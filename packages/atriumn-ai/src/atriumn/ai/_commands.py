@@ -11,7 +11,7 @@ from typing import Any
 from atriumn.core import ValidationError
 from atriumn.core.cli import Output, credentials_for, format_money
 
-__all__ = ["provider_hint", "register"]
+__all__ = ["pairs", "provider_hint", "register"]
 
 
 def register(sub: Any) -> None:
@@ -150,13 +150,19 @@ def _create(args: argparse.Namespace, out: Output) -> int | None:
     return None
 
 
-def _render(args: argparse.Namespace, out: Output) -> int | None:
-    variables: dict[str, str] = {}
-    for pair in args.var:
+def pairs(values: list[str], option: str, what: str = "NAME") -> dict[str, str]:
+    """``NAME=VALUE`` arguments of a repeatable option as a dict (a malformed one is a usage error)."""
+    out: dict[str, str] = {}
+    for pair in values:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise ValidationError(f"--var: expected NAME=VALUE, got {pair!r}")
-        variables[name] = value
+            raise ValidationError(f"{option}: expected {what}=VALUE, got {pair!r}")
+        out[name] = value
+    return out
+
+
+def _render(args: argparse.Namespace, out: Output) -> int | None:
+    variables = pairs(args.var, "--var")
     with _ai_client(args) as client:
         prompt = client.get_prompt(args.id)
     text = prompt.render(**variables)
