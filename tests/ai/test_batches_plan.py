@@ -22,7 +22,8 @@ from atriumn.ai import (
     Usage,
     openai_compatible,
 )
-from atriumn.ai._batch_plan import CreatePlan, PollSchedule, aggregate, idempotency_key
+from atriumn.ai._batch_flows import PollSchedule
+from atriumn.ai._batch_plan import CreatePlan, aggregate, idempotency_key
 from atriumn.ai.providers._batch_gemini import _inline
 from atriumn.core import ValidationError
 

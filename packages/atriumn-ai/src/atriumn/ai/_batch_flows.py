@@ -1,5 +1,5 @@
-"""Provider batch jobs, sans-IO: the flows of ``get``, ``cancel``, ``wait`` and ``list``, resolving a job or a
-provider batch id, and the span of each batch operation.
+"""Provider batch jobs, sans-IO: the flows of ``get``, ``cancel``, ``wait`` (and its poll schedule) and ``list``,
+resolving a job or a provider batch id, and the span of each batch operation.
 
 A flow (see :mod:`._batch_plan`) yields operations and :class:`Sleep` s; the sync and async drivers
 (:mod:`._batches_sync`, :mod:`._batches_async`) run it.
@@ -7,6 +7,7 @@ A flow (see :mod:`._batch_plan`) yields operations and :class:`Sleep` s; the syn
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ import attrs
 
 from atriumn.core import ValidationError
 
-from ._batch_plan import BatchAPI, Flow, PollSchedule, Sleep, assemble, batch_api
+from ._batch_plan import BatchAPI, Flow, Sleep, assemble, batch_api
 from ._batch_types import BatchJob, BatchPart
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ JobFlow = Callable[[BatchAPI, str, "BatchJob | str"], Flow[BatchJob]]
 __all__ = [
     "BatchSpan",
     "JobFlow",
+    "PollSchedule",
     "cancel_flow",
     "cancel_job_flow",
     "get_flow",
@@ -68,6 +70,46 @@ def cancel_flow(api: BatchAPI, job: BatchJob) -> Flow[BatchJob]:
             part = attrs.evolve(part, cancel_requested=True)
         parts.append(part)
     return (yield from refresh_flow(api, attrs.evolve(job, parts=tuple(parts))))
+
+
+# --- waiting ------------------------------------------------------------------------------------------------
+
+
+class PollSchedule:
+    """How long to wait before each poll: ``interval`` first, growing by half each time up to ``ceiling``; None
+    once ``timeout`` seconds have passed since the first poll (the clock is injected for tests).
+
+    Args:
+        interval: the first wait (default 2 s); ceiling: the longest wait (default 60 s, or ``interval`` if larger).
+        timeout: seconds to wait at most (None: no limit).
+    """
+
+    def __init__(
+        self,
+        interval: float | None = None,
+        timeout: float | None = None,
+        *,
+        ceiling: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        for name, value in (("poll_interval", interval), ("timeout", timeout)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                raise ValidationError(f"{name}: expected seconds >= 0, got {value!r}")
+        self.next_wait = 2.0 if interval is None else float(interval)
+        self.ceiling = max(ceiling, self.next_wait)
+        self.clock = clock
+        self.deadline = None if timeout is None else clock() + timeout
+
+    def next(self) -> float | None:
+        """Seconds to sleep before the next poll, or None when the time is up."""
+        wait = self.next_wait
+        if self.deadline is not None:
+            left = self.deadline - self.clock()
+            if left <= 0:
+                return None
+            wait = min(wait, left)
+        self.next_wait = min(self.ceiling, max(self.next_wait * 1.5, 0.05))
+        return wait
 
 
 def wait_flow(

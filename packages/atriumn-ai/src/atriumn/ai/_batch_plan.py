@@ -1,10 +1,10 @@
-"""Provider batch jobs, sans-IO: checking and splitting a request list, status aggregation, polling, results.
+"""Provider batch jobs, sans-IO: checking and splitting a request list, the provider protocol, status aggregation.
 
-Everything here is decided once for the sync and async drivers (:mod:`._batches_sync`,
-:mod:`._batches_async`), which only send the operations a flow yields, sleep when it says so, and read
-result bodies line by line. A *flow* is a generator in the style of httpx's ``Auth.auth_flow``: it yields an
-:class:`~atriumn.core.Operation` (the driver sends it and sends back the decoded answer, or throws the error
-in) or a :class:`Sleep`, and returns its result.
+Everything here (and in :mod:`._batch_flows`, :mod:`._batch_results` and ``providers/_batch_*``) is decided
+once for the sync and async drivers (:mod:`._batches_sync`, :mod:`._batches_async`), which only send the
+operations a flow yields, sleep when it says so, and read result bodies line by line. A *flow* is a generator
+in the style of httpx's ``Auth.auth_flow``: it yields an :class:`~atriumn.core.Operation` (the driver sends it
+and sends back the decoded answer, or throws the error in) or a :class:`Sleep`, and returns its result.
 
 A request list is consumed once, lazily: each request is validated (ids non-empty and unique, named
 ``requests[i]`` when they are not), planned by the engine into the same :class:`ChatRequest` an interactive
@@ -19,7 +19,6 @@ from __future__ import annotations
 import abc
 import json
 import tempfile
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -38,14 +37,18 @@ __all__ = [
     "BatchAPI",
     "CreatePlan",
     "Flow",
-    "PollSchedule",
     "Sleep",
     "SpooledPart",
     "aggregate",
+    "assemble",
     "async_chunks",
     "batch_api",
+    "check_batch_id",
+    "dumps_id",
     "idempotency_key",
+    "loads_line",
     "new_batch_id",
+    "status_of",
 ]
 
 T = TypeVar("T")
@@ -56,7 +59,6 @@ Flow = Generator["Operation[Any] | Sleep", Any, T]
 #: Bytes of spooled JSONL kept in memory before the spool moves to a temporary file.
 SPOOL_MEMORY = 8 * 1024 * 1024
 _CHUNK = 256 * 1024
-_ORDER = ["queued", "running", "finalizing", "cancelling"]
 _WORST = ["failed", "expired", "cancelled", "completed"]  # when parts end differently, the first found wins
 
 
@@ -471,46 +473,6 @@ def status_of(raw: str, mapping: Mapping[str, str], cancel_requested: bool) -> s
     if cancel_requested and status not in TERMINAL:
         return "cancelling"
     return status
-
-
-# --- waiting ------------------------------------------------------------------------------------------------
-
-
-class PollSchedule:
-    """How long to wait before each poll: ``interval`` first, growing by half each time up to ``ceiling``; None
-    once ``timeout`` seconds have passed since the first poll (the clock is injected for tests).
-
-    Args:
-        interval: the first wait (default 2 s); ceiling: the longest wait (default 60 s, or ``interval`` if larger).
-        timeout: seconds to wait at most (None: no limit).
-    """
-
-    def __init__(
-        self,
-        interval: float | None = None,
-        timeout: float | None = None,
-        *,
-        ceiling: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        for name, value in (("poll_interval", interval), ("timeout", timeout)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
-                raise ValidationError(f"{name}: expected seconds >= 0, got {value!r}")
-        self.next_wait = 2.0 if interval is None else float(interval)
-        self.ceiling = max(ceiling, self.next_wait)
-        self.clock = clock
-        self.deadline = None if timeout is None else clock() + timeout
-
-    def next(self) -> float | None:
-        """Seconds to sleep before the next poll, or None when the time is up."""
-        wait = self.next_wait
-        if self.deadline is not None:
-            left = self.deadline - self.clock()
-            if left <= 0:
-                return None
-            wait = min(wait, left)
-        self.next_wait = min(self.ceiling, max(self.next_wait * 1.5, 0.05))
-        return wait
 
 
 def loads_line(raw: str | bytes, provider: str) -> Any:

@@ -14,6 +14,7 @@ from atriumn.core import AsyncTransport, AtriumnError, Operation
 from ._batch_flows import (
     BatchSpan,
     JobFlow,
+    PollSchedule,
     cancel_job_flow,
     get_flow,
     list_flow,
@@ -22,7 +23,7 @@ from ._batch_flows import (
     target,
     wait_job_flow,
 )
-from ._batch_plan import BatchAPI, CreatePlan, Flow, PollSchedule, Sleep, async_chunks, loads_line
+from ._batch_plan import BatchAPI, CreatePlan, Flow, Sleep, async_chunks, loads_line
 from ._batch_results import ResultContext
 from ._batch_types import BatchJob, BatchLimits, BatchRequest, BatchRequestResult
 

@@ -16,6 +16,7 @@ from atriumn.core import AtriumnError, Transport
 from ._batch_flows import (
     BatchSpan,
     JobFlow,
+    PollSchedule,
     cancel_job_flow,
     get_flow,
     list_flow,
@@ -24,7 +25,7 @@ from ._batch_flows import (
     target,
     wait_job_flow,
 )
-from ._batch_plan import BatchAPI, CreatePlan, Flow, PollSchedule, Sleep, loads_line
+from ._batch_plan import BatchAPI, CreatePlan, Flow, Sleep, loads_line
 from ._batch_results import ResultContext
 from ._batch_types import BatchJob, BatchLimits, BatchRequest, BatchRequestResult
 
