@@ -144,13 +144,13 @@ def list_flow(api: BatchAPI, token: str | None) -> Flow[tuple[list[Any], str | N
 def job_from_doc(api: BatchAPI, provider: str, doc: Any) -> BatchJob:
     """A single provider batch, read by its id, as a one-part job."""
     part = api.parse_part(doc, 0, None)
-    model, client_id = api.job_facts(doc)
+    model, metadata = api.job_facts(doc)
     job = BatchJob(
         id=f"{provider}:{part.provider_id}",
         provider=provider,
         model=f"{provider}:{model}" if model else "",
         created_at=part.created_at,
-        metadata={"atriumn_batch_id": client_id} if client_id else {},
+        metadata=metadata,
     )
     return assemble(job, [part])
 

@@ -236,9 +236,10 @@ class BatchAPI(abc.ABC):
     def parse_part(self, doc: Any, index: int, previous: BatchPart | None) -> BatchPart:
         """A provider batch document as a :class:`BatchPart` (``previous``: what was known of it)."""
 
-    def job_facts(self, doc: Any) -> tuple[str, str | None]:
-        """``(model, client-side batch id)`` a provider batch document tells, for a job read by its id."""
-        return "", None
+    def job_facts(self, doc: Any) -> tuple[str, dict[str, str]]:
+        """``(model, metadata)`` a provider batch document tells, for a job read by its id (the metadata holds
+        ``atriumn_batch_id`` when the batch was created by this SDK and the provider keeps it)."""
+        return "", {}
 
     @abc.abstractmethod
     def result_sources(self, part: BatchPart) -> list[tuple[str, Operation[Any]]]:
@@ -435,16 +436,16 @@ def aggregate(job: BatchJob, parts: Sequence[BatchPart]) -> tuple[str, str, Batc
     """The neutral status, raw status and counts of a job made of ``parts``.
 
     Every part ended: the shared end state, else the first of failed, expired, cancelled (the other parts'
-    results are still there). Otherwise: cancelling if any part is, queued while every part is, finalizing
-    when the parts still going are all finalizing, else running.
+    results are still there); no part at all: failed (nothing was submitted). Otherwise: cancelling if any part
+    is, queued while every part is, finalizing when the parts still going are all finalizing, else running.
     """
     counts = BatchCounts()
     for part in parts:
         counts = counts + part.counts
     raws = list(dict.fromkeys(p.raw_status for p in parts if p.raw_status))
     statuses = [p.status for p in parts]
-    if not statuses:
-        return job.status, job.raw_status, counts
+    if not statuses:  # nothing was submitted (a create that failed at its first part): nothing will run
+        return "failed", job.raw_status, counts
     if all(s in TERMINAL for s in statuses):
         status = statuses[0] if len(set(statuses)) == 1 else next(s for s in _WORST if s in statuses)
     else:

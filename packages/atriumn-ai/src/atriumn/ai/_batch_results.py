@@ -50,7 +50,7 @@ class ResultContext:
         self.model = job.model
         self.req = ChatRequest(provider=api.name, model=job.model.partition(":")[2], messages=())
         self.format = normalize_response_format(response_format) if response_format is not None else None
-        self.url = f"{self.adapter.config.base_url}/batches"
+        self.url = self.adapter.config.base_url  # what an error's ``url`` names: the provider's API
         self.telemetry = engine.telemetry()
         self.usage = Usage()
         self.succeeded = 0

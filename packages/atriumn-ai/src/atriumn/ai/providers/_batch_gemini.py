@@ -250,11 +250,11 @@ class GeminiBatchAPI(BatchAPI):
             created_at=_parse_datetime(created, object) if created else None,
         )
 
-    def job_facts(self, doc: Any) -> tuple[str, str | None]:
+    def job_facts(self, doc: Any) -> tuple[str, dict[str, str]]:
         meta = self._meta(doc)
         match = _DISPLAY.match(text(meta.get("displayName"), "$.metadata.displayName", _P))
         model = text(meta.get("model"), "$.metadata.model", _P).removeprefix("models/")
-        return model, match.group(1) if match else None
+        return model, {"atriumn_batch_id": match.group(1)} if match else {}
 
     def result_sources(self, part: BatchPart) -> list[tuple[str, Operation[Any]]]:
         if part.output_file:

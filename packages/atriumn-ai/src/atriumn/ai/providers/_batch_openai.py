@@ -179,11 +179,11 @@ class OpenAIBatchAPI(BatchAPI):
             created_at=dt.datetime.fromtimestamp(created, dt.timezone.utc) if isinstance(created, int) else None,
         )
 
-    def job_facts(self, doc: Any) -> tuple[str, str | None]:
+    def job_facts(self, doc: Any) -> tuple[str, dict[str, str]]:
         doc = obj(doc, "$", self.name)
         meta = obj(doc.get("metadata"), "$.metadata", self.name)
-        batch_id = meta.get("atriumn_batch_id")
-        return text(doc.get("model"), "$.model", self.name), batch_id if isinstance(batch_id, str) else None
+        model = text(doc.get("model"), "$.model", self.name)
+        return model, {k: v for k, v in meta.items() if isinstance(k, str) and isinstance(v, str)}
 
     def result_sources(self, part: BatchPart) -> list[tuple[str, Operation[Any]]]:
         return [
