@@ -8,7 +8,7 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from atriumn.core import AsyncTransport, AtriumnError, RawResponses, ValidationError
 
@@ -245,7 +245,7 @@ class AsyncChatClient(BaseChatClient):
         batch_size: int = 10,
         max_concurrency: int = 3,
         progress: Any = None,
-        mode: str = "interactive",
+        mode: Literal["interactive", "batch"] = "interactive",
     ) -> list[ScoredItem]:
         """See :meth:`ChatClient.score_texts`."""
         if mode == "batch":

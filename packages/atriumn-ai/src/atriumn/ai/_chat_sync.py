@@ -6,7 +6,7 @@ import contextlib
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from atriumn.core import AtriumnError, RawResponses, Transport, ValidationError
 
@@ -273,7 +273,7 @@ class ChatClient(BaseChatClient):
         batch_size: int = 10,
         max_concurrency: int = 3,
         progress: Any = None,
-        mode: str = "interactive",
+        mode: Literal["interactive", "batch"] = "interactive",
     ) -> list[ScoredItem]:
         """Score texts against a rubric, ``batch_size`` items per request (structured output), up to
         ``max_concurrency`` requests at once. Items are validated before any call; results come in input order,
