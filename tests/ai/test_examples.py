@@ -59,3 +59,14 @@ def test_prompts_example(
     assert "Write a welcome note for Ada joining Atriumn." in out
     assert "welcome 1" in out
     assert "'output': 'A long text to summarise.'" in out
+
+
+def test_request_options_example(
+    atriumn_sandbox: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ATRIUMN_API_KEY", raising=False)
+    monkeypatch.setenv("ATRIUMN_API_BASE_URL", atriumn_sandbox.url)
+    monkeypatch.setenv("ATRIUMN_CLIENT_ID", atriumn_sandbox.admin_client_id)
+    monkeypatch.setenv("ATRIUMN_CLIENT_SECRET", atriumn_sandbox.admin_client_secret)
+    runpy.run_path(str(EXAMPLES / "request_options.py"), run_name="__main__")
+    assert capsys.readouterr().out.splitlines() == ["greeting", "200 application/json True", "Say hello to {{name}}."]
