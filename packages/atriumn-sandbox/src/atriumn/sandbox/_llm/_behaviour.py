@@ -29,7 +29,7 @@ class Behaviour:
     """The parsed markers of one model name.
 
     Attributes:
-        kind: ``echo``, ``tool``, ``json``, ``bad-json`` or ``chunks``.
+        kind: ``echo``, ``tool``, ``json``, ``bad-json``, ``inspect`` or ``chunks``.
         chunks: for ``chunks``: how many text chunks to stream.
         error_status: answer every request with this HTTP error (``error-<status>``, ``overloaded``).
         retry_after: seconds in ``Retry-After`` (and Gemini's ``retryDelay``) of an error answer.
@@ -39,6 +39,9 @@ class Behaviour:
         cache: report the system prompt as read from the provider's prompt cache.
         cache_write: Anthropic: report it as written to the cache instead (``cache-write``).
         think: report reasoning/thinking tokens.
+        reason: a reasoning model (``reason``): thinking blocks and signatures, thought parts and signatures,
+            Groq's ``reasoning``, reasoning tokens; a replayed conversation must carry them back.
+        redacted: Anthropic ``reason`` models also return a ``redacted_thinking`` block (``redacted``).
         delay: seconds to wait before each streamed chunk (and before a JSON answer).
         text: the answer's text when the name fixes it (``chunks-N``, stream faults), else ``None``.
     """
@@ -53,6 +56,8 @@ class Behaviour:
     cache: bool = False
     cache_write: bool = False
     think: bool = False
+    reason: bool = False
+    redacted: bool = False
     delay: float = 0.0
     text: str | None = None
 
@@ -67,6 +72,8 @@ def behaviour_of(model: str) -> Behaviour:
         kind, chunks = "chunks", int(match.group(1))
     elif "bad-json" in name:
         kind = "bad-json"
+    elif "inspect" in name:
+        kind = "inspect"
     elif "tool" in name:
         kind = "tool"
     elif "json" in name:
@@ -103,6 +110,8 @@ def behaviour_of(model: str) -> Behaviour:
         cache="cache" in name,
         cache_write="cache-write" in name,
         think="think" in name,
+        reason="reason" in name,
+        redacted="redacted" in name,
         delay=delay,
         text=text,
     )
