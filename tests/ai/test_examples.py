@@ -70,3 +70,22 @@ def test_request_options_example(
     monkeypatch.setenv("ATRIUMN_CLIENT_SECRET", atriumn_sandbox.admin_client_secret)
     runpy.run_path(str(EXAMPLES / "request_options.py"), run_name="__main__")
     assert capsys.readouterr().out.splitlines() == ["greeting", "200 application/json True", "Say hello to {{name}}."]
+
+
+def test_tool_loop_example(
+    atriumn_sandbox: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = atriumn_sandbox.url
+    monkeypatch.setenv("ATRIUMN_AI_MODEL", "openai:steps")
+    monkeypatch.setenv("OPENAI_API_KEY", "test-openai-key")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{url}/v1")
+    runpy.run_path(str(EXAMPLES / "ai_tool_loop.py"), run_name="__main__")
+    weather = '{"city": "sandbox", "temperature": 21, "unit": "celsius"}'
+    assert capsys.readouterr().out.splitlines() == [
+        f"done: {weather} | 14:05",
+        f"  get_weather -> {weather}",
+        "  get_time -> 14:05",
+        "3 rounds, 46 tokens in all",
+        "calling get_weather",
+        f"result {weather}",
+    ]

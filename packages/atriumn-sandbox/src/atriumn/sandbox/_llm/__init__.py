@@ -30,7 +30,10 @@ Answer text (the first marker that applies):
   with arguments built from its JSON schema; when the conversation ends with a tool result, answers
   ``tool said: <result>`` (a Gemini ``functionResponse`` with a single string value gives that string, else
   its JSON). Without tools, or with tool choice ``none``, it echoes.
-- ``bad-json``: answers ``this is not json``.
+- ``steps``: a tool loop: answer k calls offered tool k (``parallel``: all of them at once; ``unknown``: then
+  ``no_such_tool``), and once every tool was called answers ``done: <results joined by " | ">``.
+- ``bad-json``: answers ``this is not json`` (``bad-json-once``: only until the conversation holds an answer
+  of the model, then like ``json``).
 - ``inspect``: answers a compact JSON report of what arrived, the same shape on every provider:
   ``{"images": [...], "documents": [...], "audio": [...], "cache_points": N, "cache_ttls": [...],
   "reasoning": {...}|null, "cached_content": "cachedContents/..."|null}``; each part ``{"source": "base64",

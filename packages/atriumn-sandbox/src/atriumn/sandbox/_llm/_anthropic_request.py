@@ -117,6 +117,10 @@ def parse_turn(body: dict[str, Any], behaviour: Behaviour | None = None) -> Turn
         text = _block_text(content)
         turn.texts.append(text)
         turn.texts.extend(results)
+        turn.tool_results.extend(results)
+        if message.get("role") == "assistant":
+            turn.replies += 1
+            turn.tool_rounds += any(isinstance(b, dict) and b.get("type") == "tool_use" for b in content or ())
         if message.get("role") == "user":
             if text or not results:
                 turn.last_user = text

@@ -29,7 +29,7 @@ class Behaviour:
     """The parsed markers of one model name.
 
     Attributes:
-        kind: ``echo``, ``tool``, ``json``, ``bad-json``, ``inspect`` or ``chunks``.
+        kind: ``echo``, ``tool``, ``steps``, ``json``, ``bad-json``, ``inspect`` or ``chunks``.
         chunks: for ``chunks``: how many text chunks to stream.
         error_status: answer every request with this HTTP error (``error-<status>``, ``overloaded``).
         retry_after: seconds in ``Retry-After`` (and Gemini's ``retryDelay``) of an error answer.
@@ -44,6 +44,9 @@ class Behaviour:
         redacted: Anthropic ``reason`` models also return a ``redacted_thinking`` block (``redacted``).
         delay: seconds to wait before each streamed chunk (and before a JSON answer).
         text: the answer's text when the name fixes it (``chunks-N``, stream faults), else ``None``.
+        parallel: ``steps``: call every offered tool in one round instead of one per round.
+        unknown_tool: ``steps``: after the offered tools, one more round calling ``no_such_tool``.
+        once: ``bad-json-once``: answer non-JSON only while the conversation has no answer of the model yet.
     """
 
     kind: str = "echo"
@@ -60,6 +63,9 @@ class Behaviour:
     redacted: bool = False
     delay: float = 0.0
     text: str | None = None
+    parallel: bool = False
+    unknown_tool: bool = False
+    once: bool = False
 
 
 @functools.lru_cache(maxsize=2048)
@@ -74,6 +80,8 @@ def behaviour_of(model: str) -> Behaviour:
         kind = "bad-json"
     elif "inspect" in name:
         kind = "inspect"
+    elif "steps" in name:
+        kind = "steps"
     elif "tool" in name:
         kind = "tool"
     elif "json" in name:
@@ -114,6 +122,9 @@ def behaviour_of(model: str) -> Behaviour:
         redacted="redacted" in name,
         delay=delay,
         text=text,
+        parallel="parallel" in name,
+        unknown_tool="unknown" in name,
+        once="bad-json-once" in name,
     )
 
 

@@ -143,6 +143,11 @@ def parse_turn(body: dict[str, Any], behaviour: Behaviour | None = None) -> Turn
         ]
         turn.texts.append(text)
         turn.texts.extend(results)
+        turn.tool_results.extend(results)
+        if field(content, "role", "role") == "model":
+            turn.replies += 1
+            calls = (p for p in parts if isinstance(p, dict))
+            turn.tool_rounds += any(field(p, "functionCall", "function_call") is not None for p in calls)
         if (field(content, "role", "role") or "user") == "user":
             if text or not results:
                 turn.last_user = text

@@ -152,6 +152,11 @@ def parse_turn(body: dict[str, Any], behaviour: Behaviour | None = None, *, groq
         turn.texts.append(text)
         if role == "user":
             turn.last_user = text
+        elif role == "assistant":
+            turn.replies += 1
+            turn.tool_rounds += bool(message.get("tool_calls"))
+        elif role in ("tool", "function"):
+            turn.tool_results.append(text)
     turn.system = "\n".join(system)
     last = messages[-1] if messages else None
     if isinstance(last, dict) and last.get("role") in ("tool", "function"):

@@ -52,6 +52,9 @@ class Turn:
         forced_tool: the tool the request forces (``tool_choice``), if any.
         tools_disabled: ``tool_choice`` says no tool may be called.
         tool_result: the text of a tool result when the conversation ends with one, else ``None``.
+        tool_results: the text of every tool result in the conversation, in order.
+        tool_rounds: how many of the model's earlier answers in the conversation called tools.
+        replies: how many of the model's earlier answers the conversation holds.
         schema: the JSON schema the answer must match (structured output), if any.
         json_mode: JSON output was requested (with or without a schema).
         max_tokens: the output token limit, if any.
@@ -72,6 +75,9 @@ class Turn:
     forced_tool: str | None = None
     tools_disabled: bool = False
     tool_result: str | None = None
+    tool_results: list[str] = dataclasses.field(default_factory=list)
+    tool_rounds: int = 0
+    replies: int = 0
     schema: dict[str, Any] | None = None
     json_mode: bool = False
     max_tokens: int | None = None
@@ -141,13 +147,32 @@ def answer(turn: Turn, behaviour: Behaviour) -> Answer:
             name, schema = next(((n, s) for n, s in turn.tools if n == turn.forced_tool), (name, schema))
         arguments = instance_of(schema)
         return Answer("", (ToolCall(name, arguments if isinstance(arguments, dict) else {}),))
-    if behaviour.kind == "bad-json":
+    if behaviour.kind == "steps" and turn.tools and not turn.tools_disabled:
+        return _step(turn, behaviour)
+    if behaviour.kind == "bad-json" and not (behaviour.once and turn.replies):
         return Answer("this is not json")
     if turn.schema is not None:
         return Answer(json.dumps(instance_of(turn.schema)))
     if behaviour.kind == "json" or turn.json_mode:
         return Answer(json.dumps({"echo": turn.last_user}))
     return _limit(turn.last_user, turn.max_tokens)
+
+
+def _step(turn: Turn, behaviour: Behaviour) -> Answer:
+    """``steps``: round k (k = the model's earlier tool-calling answers) calls offered tool k (``parallel``:
+    every tool in round 0; ``unknown``: then ``no_such_tool``); once they are done, the tool results, joined."""
+    rounds: list[list[tuple[str, dict[str, Any]]]] = (
+        [list(turn.tools)] if behaviour.parallel else [[tool] for tool in turn.tools]
+    )
+    if behaviour.unknown_tool:
+        rounds.append([("no_such_tool", {})])
+    if turn.tool_rounds < len(rounds):
+        calls = []
+        for name, schema in rounds[turn.tool_rounds]:
+            arguments = instance_of(schema)
+            calls.append(ToolCall(name, arguments if isinstance(arguments, dict) else {}))
+        return Answer("", tuple(calls))
+    return _limit("done: " + " | ".join(turn.tool_results), turn.max_tokens)
 
 
 def _limit(text: str, max_tokens: int | None) -> Answer:
