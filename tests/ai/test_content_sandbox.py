@@ -162,3 +162,14 @@ async def test_gemini_explicit_cache_async(aclient: AsyncChatClient) -> None:
 def test_a_cache_is_refused_for_other_providers_before_sending(client: ChatClient) -> None:
     with pytest.raises(UnsupportedParameterError, match="cached_content"):
         client.chat("openai:echo", "?", cached_content="cachedContents/x")
+
+
+def test_cache_methods_take_per_call_options(client: ChatClient) -> None:
+    cache = client.caches.create("gemini:echo", system="rule " * 1030, ttl=60, extra_headers={"x-trace": "1"})
+    assert client.caches.get(cache, timeout=5).name == cache.name
+    with pytest.raises(ValidationError, match="timeout: expected seconds > 0"):
+        client.caches.get(cache, timeout=0)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'timeuot'"):
+        client.caches.delete(cache, timeuot=5)  # type: ignore[call-arg]
+    client.caches.delete(cache, extra_query={"alt": "json"})
+    assert list(client.caches.list(timeout=5)) == []
