@@ -572,6 +572,13 @@ def make_app(state: FakeState) -> Starlette:
 
         return StreamingResponse(gen(), media_type="text/event-stream", headers={"x-request-id": "req_gemini_1"})
 
+    async def gemini_cache_create(request: Request) -> Response:
+        body = (await record(request))["body"] or {}
+        doc = {"name": "cachedContents/cache-1", "model": body.get("model", ""), "expireTime": "2026-11-01T01:00:00Z"}
+        if body.get("displayName"):
+            doc["displayName"] = body["displayName"]
+        return JSONResponse({**doc, "usageMetadata": {"totalTokenCount": 1024}})
+
     async def gemini_model(request: Request) -> Response:
         await record(request)
         model = request.path_params["model"]
@@ -652,6 +659,7 @@ def make_app(state: FakeState) -> Starlette:
         Route("/anthropic/v1/models/{model:path}", anthropic_model, methods=["GET"]),
         Route("/v1beta/models/{target:path}", gemini_call, methods=["POST"]),
         Route("/v1beta/models/{model:path}", gemini_model, methods=["GET"]),
+        Route("/v1beta/cachedContents", gemini_cache_create, methods=["POST"]),
         Route("/prompts", prompts, methods=["GET", "POST"]),
         Route("/prompts/{id}", prompt, methods=["GET", "PUT", "DELETE"]),
         Route("/v1/prompt", run_task, methods=["POST"]),

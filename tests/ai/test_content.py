@@ -193,3 +193,9 @@ def test_reasoning_goes_back_as_received_and_other_providers_reasoning_is_left_o
     assert body["messages"][1]["content"][0] == {"type": "thinking", "thinking": "let me think", "signature": "sig-1"}
     [(req, adapter)] = engine.plan("openai:gpt-4o", None, history, {})
     assert "thinking" not in str(adapter.body(req, stream=False))  # Anthropic's state means nothing to OpenAI
+
+
+def test_reasoning_off_with_a_budget_is_a_contradiction() -> None:
+    with pytest.raises(ValidationError, match="effort 'none' turns reasoning off"):
+        Reasoning(effort="none", budget_tokens=2048)
+    assert Reasoning(effort="none", budget_tokens=0).budget_tokens == 0

@@ -129,7 +129,9 @@ def test_an_unknown_tool_goes_back_as_an_error_naming_the_tools() -> None:
 
 
 def test_max_steps_stops_the_loop_with_the_last_response() -> None:
-    conversation = Conversation([], [Tool.from_function(forecast)], LoopOptions(run_tools=True, max_steps=2), allow_async=False)
+    conversation = Conversation(
+        [], [Tool.from_function(forecast)], LoopOptions(run_tools=True, max_steps=2), allow_async=False
+    )
     response = ChatResponse(tool_calls=(_call(**ARGS),), finish_reason="tool_calls")
     calls = conversation.next_calls(response)
     assert calls is not None
