@@ -49,18 +49,22 @@ class FakeState:
 # --- model behaviour ---------------------------------------------------------------------------------------
 
 
-def _value_for(schema: dict[str, Any]) -> Any:
+def _value_for(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:
+    defs = schema.get("$defs", defs or {})
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return _value_for(defs[ref.rsplit("/", 1)[-1]], defs)
     if "enum" in schema:
         return schema["enum"][0]
     if "anyOf" in schema:
-        return _value_for(schema["anyOf"][0])
+        return _value_for(schema["anyOf"][0], defs)
     t = schema.get("type")
     if isinstance(t, list):
         t = t[0]
     if t == "object" or "properties" in schema:
-        return {k: _value_for(v) for k, v in (schema.get("properties") or {}).items()}
+        return {k: _value_for(v, defs) for k, v in (schema.get("properties") or {}).items()}
     if t == "array":
-        return [_value_for(schema.get("items") or {"type": "string"})]
+        return [_value_for(schema.get("items") or {"type": "string"}, defs)]
     if t == "integer":
         return max(1, int(schema.get("minimum", 1)))
     if t == "number":

@@ -208,3 +208,37 @@ def test_a_mismatch_names_the_path_and_keeps_the_text(tp: type) -> None:
         parse_output(text, schema=schema_of(tp), tp=tp, model="m", name=tp.__name__)
     assert caught.value.path == "$.score"
     assert caught.value.text == text
+
+
+class Node(pydantic.BaseModel):
+    value: int
+    child: Node | None = pydantic.Field(default=None, description="the next node")
+
+
+def test_strict_schema_of_a_recursive_model_terminates_and_drops_null_defaults() -> None:
+    from atriumn.ai._schema import strict_schema
+
+    schema = strict_schema(Node.model_json_schema())
+    child = schema["properties"]["child"]
+    assert "default" not in child  # a null default says nothing in strict mode (OpenAI's helper drops it too)
+    assert child["anyOf"][0] == {"$ref": "#/$defs/Node"}  # a bare $ref stays a $ref
+    assert schema["required"] == ["value", "child"]
+    assert schema["$defs"]["Node"]["additionalProperties"] is False
+
+
+def test_a_ref_with_sibling_keywords_is_inlined() -> None:
+    from atriumn.ai._schema import strict_schema
+
+    schema = {
+        "type": "object",
+        "properties": {"place": {"$ref": "#/$defs/Place", "description": "where"}},
+        "$defs": {"Place": {"type": "object", "properties": {"city": {"type": "string"}}}},
+    }
+    place = strict_schema(schema)["properties"]["place"]
+    assert place == {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "description": "where",
+        "required": ["city"],
+        "additionalProperties": False,
+    }

@@ -29,7 +29,7 @@ import functools
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 import attrs
 import pydantic
@@ -543,6 +543,38 @@ class Report:
     note: str | None = None
 
 
+class Dataclasses:
+    """Dataclass twins of the attrs classes (same names: the name goes on the wire)."""
+
+    @dataclasses.dataclass
+    class Place:
+        name: str
+        lat: float
+
+    @dataclasses.dataclass
+    class Report:
+        city: str
+        kind: Literal["daily", "hourly"]
+        temps: list[int]
+        place: Dataclasses.Place
+        note: str | None = None
+
+
+class TypedDicts:
+    """TypedDict twins of the attrs classes."""
+
+    class Place(TypedDict):
+        name: str
+        lat: float
+
+    class Report(TypedDict):
+        city: str
+        kind: Literal["daily", "hourly"]
+        temps: list[int]
+        place: TypedDicts.Place
+        note: NotRequired[str | None]
+
+
 class Twin:
     """Pydantic twins of the attrs classes (same names: the name goes on the wire)."""
 
@@ -733,6 +765,17 @@ def _openai_like(provider: str) -> list[Case]:
                 allow=("refs", "pydantic-titles", "enum-type"),
             )
         )
+        # A pydantic model as response_format: exactly the strict schema the SDK's parse() sends for it.
+        cases.append(
+            case("rf-pydantic-model", user, {"response_format": Twin.Report}, {"messages": user}, model="json",
+                 parse=Twin.Report)
+        )  # fmt: skip
+        # A dataclass and a TypedDict: the same schema as their pydantic twin's, up to what pydantic adds.
+        for shape, tp in (("rf-dataclass", Dataclasses.Report), ("rf-typeddict", TypedDicts.Report)):
+            cases.append(
+                case(shape, user, {"response_format": tp}, {"messages": user}, model="json", parse=Twin.Report,
+                     allow=("refs", "pydantic-titles", "enum-type"))
+            )  # fmt: skip
         cases.append(
             case(
                 "developer-role",
