@@ -26,6 +26,8 @@ from atriumn.ai import (
 )
 from atriumn.core import ValidationError
 
+from ._sandbox import PROVIDERS, sandbox_chat_options
+
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
@@ -42,26 +44,17 @@ TAKES = {
     "gemini": ["image", "document", "audio"],
     "groq": ["image"],
 }
-PROVIDERS = list(TAKES)
-
-
-def _options(url: str, key: str = "content") -> dict[str, Any]:
-    return {
-        "api_keys": {p: f"test-{p}-{key}" for p in PROVIDERS},
-        "base_urls": {"openai": f"{url}/v1", "anthropic": url, "gemini": url, "groq": url},
-        "max_retries": 0,
-    }
 
 
 @pytest.fixture
 def client(atriumn_sandbox: Any) -> Iterator[ChatClient]:
-    with ChatClient(**_options(atriumn_sandbox.url)) as c:
+    with ChatClient(**sandbox_chat_options(atriumn_sandbox.url, "content")) as c:
         yield c
 
 
 @pytest.fixture
 async def aclient(atriumn_sandbox: Any, request: pytest.FixtureRequest) -> AsyncIterator[AsyncChatClient]:
-    async with AsyncChatClient(**_options(atriumn_sandbox.url, request.node.name)) as c:
+    async with AsyncChatClient(**sandbox_chat_options(atriumn_sandbox.url, request.node.name)) as c:
         yield c
 
 

@@ -33,17 +33,14 @@ from atriumn.ai import (
 )
 from atriumn.core import ValidationError
 
-PROVIDERS = ["openai", "anthropic", "gemini", "groq"]
+from ._sandbox import PROVIDERS, sandbox_chat_options
+
 PRICE = {"input": 1.0, "output": 2.0}
 
 
 def _options(url: str) -> dict[str, Any]:
-    return {
-        "api_keys": {p: f"test-{p}-key" for p in PROVIDERS},
-        "base_urls": {"openai": f"{url}/v1", "anthropic": url, "gemini": url, "groq": url},
-        "prices": {f"{p}:{m}": PRICE for p in PROVIDERS for m in ("steps-unknown", "bad-json-once")},
-        "max_retries": 0,
-    }
+    prices = {f"{p}:{m}": PRICE for p in PROVIDERS for m in ("steps-unknown", "bad-json-once")}
+    return sandbox_chat_options(url, prices=prices)
 
 
 @pytest.fixture
