@@ -123,6 +123,9 @@ def _cache_points(req: ChatRequest) -> Iterator[tuple[str, CachePoint]]:
 
 def _check_cache_points(provider: str, req: ChatRequest) -> None:
     points = list(_cache_points(req))
+    if provider == "openai" and req.tool_cache_points:  # Chat Completions has no breakpoint on tools
+        logger.debug("openai: %d cache point(s) after tools ignored", len(req.tool_cache_points))
+        points = [(where, p) for where, p in points if not where.startswith("tools[")]
     if not points:
         return
     rule = CACHE_TTLS.get(provider)
