@@ -49,18 +49,22 @@ class FakeState:
 # --- model behaviour ---------------------------------------------------------------------------------------
 
 
-def _value_for(schema: dict[str, Any]) -> Any:
+def _value_for(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:
+    defs = schema.get("$defs", defs or {})
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return _value_for(defs[ref.rsplit("/", 1)[-1]], defs)
     if "enum" in schema:
         return schema["enum"][0]
     if "anyOf" in schema:
-        return _value_for(schema["anyOf"][0])
+        return _value_for(schema["anyOf"][0], defs)
     t = schema.get("type")
     if isinstance(t, list):
         t = t[0]
     if t == "object" or "properties" in schema:
-        return {k: _value_for(v) for k, v in (schema.get("properties") or {}).items()}
+        return {k: _value_for(v, defs) for k, v in (schema.get("properties") or {}).items()}
     if t == "array":
-        return [_value_for(schema.get("items") or {"type": "string"})]
+        return [_value_for(schema.get("items") or {"type": "string"}, defs)]
     if t == "integer":
         return max(1, int(schema.get("minimum", 1)))
     if t == "number":
@@ -572,6 +576,13 @@ def make_app(state: FakeState) -> Starlette:
 
         return StreamingResponse(gen(), media_type="text/event-stream", headers={"x-request-id": "req_gemini_1"})
 
+    async def gemini_cache_create(request: Request) -> Response:
+        body = (await record(request))["body"] or {}
+        doc = {"name": "cachedContents/cache-1", "model": body.get("model", ""), "expireTime": "2026-11-01T01:00:00Z"}
+        if body.get("displayName"):
+            doc["displayName"] = body["displayName"]
+        return JSONResponse({**doc, "usageMetadata": {"totalTokenCount": 1024}})
+
     async def gemini_model(request: Request) -> Response:
         await record(request)
         model = request.path_params["model"]
@@ -652,6 +663,7 @@ def make_app(state: FakeState) -> Starlette:
         Route("/anthropic/v1/models/{model:path}", anthropic_model, methods=["GET"]),
         Route("/v1beta/models/{target:path}", gemini_call, methods=["POST"]),
         Route("/v1beta/models/{model:path}", gemini_model, methods=["GET"]),
+        Route("/v1beta/cachedContents", gemini_cache_create, methods=["POST"]),
         Route("/prompts", prompts, methods=["GET", "POST"]),
         Route("/prompts/{id}", prompt, methods=["GET", "PUT", "DELETE"]),
         Route("/v1/prompt", run_task, methods=["POST"]),

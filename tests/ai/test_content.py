@@ -160,8 +160,12 @@ def test_cache_points_are_counted_and_their_ttls_checked() -> None:
         plan("anthropic:claude-sonnet-4-5", five)
     with pytest.raises(ValidationError, match=r"system\[1\].ttl: anthropic takes 1h or 5m, not '30m'"):
         plan("anthropic:claude-sonnet-4-5", "hi", system=["rules", CachePoint(ttl="30m")])
-    with pytest.raises(ValidationError, match=r"tools\[1\].ttl: openai takes 12h or 30m, not '1h'"):
-        plan("openai:gpt-4o", "hi", tools=[{"name": "f"}, CachePoint(ttl="1h")])
+    with pytest.raises(ValidationError, match=r"tools\[1\].ttl: anthropic takes 1h or 5m, not '30m'"):
+        plan("anthropic:claude-sonnet-4-5", "hi", tools=[{"name": "f"}, CachePoint(ttl="30m")])
+    with pytest.raises(ValidationError, match=r"messages\[0\].content\[1\].ttl: openai takes 12h or 30m, not '1h'"):
+        plan("openai:gpt-4o", [Message.user("a", CachePoint(ttl="1h"))])
+    # Chat Completions has no breakpoint on tools: a point after a tool is left out, not counted or checked.
+    plan("openai:gpt-4o", [Message.user("a", CachePoint())] * 4, tools=[{"name": "f"}, CachePoint(ttl="1h")])
     plan("gemini:gemini-2.5-flash", five)  # Gemini caches implicitly: the points are ignored
     with pytest.raises(ValidationError, match=r"tools\[0\]: a CachePoint must follow a tool"):
         plan("openai:gpt-4o", "hi", tools=[CachePoint()])
@@ -193,3 +197,9 @@ def test_reasoning_goes_back_as_received_and_other_providers_reasoning_is_left_o
     assert body["messages"][1]["content"][0] == {"type": "thinking", "thinking": "let me think", "signature": "sig-1"}
     [(req, adapter)] = engine.plan("openai:gpt-4o", None, history, {})
     assert "thinking" not in str(adapter.body(req, stream=False))  # Anthropic's state means nothing to OpenAI
+
+
+def test_reasoning_off_with_a_budget_is_a_contradiction() -> None:
+    with pytest.raises(ValidationError, match="effort 'none' turns reasoning off"):
+        Reasoning(effort="none", budget_tokens=2048)
+    assert Reasoning(effort="none", budget_tokens=0).budget_tokens == 0

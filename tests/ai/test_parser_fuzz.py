@@ -46,11 +46,13 @@ from atriumn.ai._call import Call
 from atriumn.ai._chat_base import EmbedPlan as _EmbedPlan
 from atriumn.ai._engine import Engine
 from atriumn.ai._errors import StreamDecodeError
+from atriumn.ai._parts import ReasoningPart
 from atriumn.ai._pricing import PriceTable
 from atriumn.ai._sse import ServerSentEvent, SSEDecoder
 from atriumn.ai._types import (
     ChatResponse,
     FinishEvent,
+    ReasoningDelta,
     TextDelta,
     TextPart,
     ToolCall,
@@ -791,6 +793,10 @@ def _check_response(response: Any, provider: str) -> None:
     for part in response.parts:
         if isinstance(part, TextPart):
             assert isinstance(part.text, str) and part.text
+        elif isinstance(part, ReasoningPart):
+            assert isinstance(part.text, str) and part.provider == provider
+            assert part.signature is None or isinstance(part.signature, str)
+            assert part.data is None or isinstance(part.data, str)
         else:
             assert isinstance(part, ToolCall), part
             assert isinstance(part.id, str) and isinstance(part.name, str)
@@ -863,7 +869,7 @@ def run_stream(provider: str, chunks: list[bytes]) -> StreamOutcome:
         out.partial_text = call.partial_text
         return out
     for event in out.events:
-        assert isinstance(event, (TextDelta, ToolCallDelta, UsageEvent)), event
+        assert isinstance(event, (TextDelta, ReasoningDelta, ToolCallDelta, UsageEvent)), event
         if isinstance(event, UsageEvent):
             _check_usage(event.usage)
     final: FinishEvent | None = None

@@ -11,12 +11,17 @@ declared allowance that changes nothing fails the test, so the allow-list cannot
 Cases marked ``xfail(strict=True)`` are differences that look like bugs in our client, kept failing on
 purpose (see their reasons); they must not be "fixed" by widening the allow-list.
 
+Content beyond text (images, documents, audio), reasoning controls, prompt caching and reasoning round trips are
+in ``test_wire_matrix_content.py``, on this module's helpers, fixtures and allow-list.
+
 The module serves its own instance of the emulation (same app, TCP_NODELAY on the socket) and builds its
 clients on one shared SSL context: together they take the module from ~40 s to ~10 s.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import copy
 import dataclasses
@@ -24,7 +29,7 @@ import functools
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 import attrs
 import pydantic
@@ -63,10 +68,12 @@ ALLOWED: dict[str, str] = {
     "genai-system-role": "google-genai adds `role: user` to `systemInstruction`; the API ignores a role there.",
     "genai-empty-config": "google-genai sends `generationConfig: {}` whenever a config object is given (tools "
     "only, say); an empty config is no config.",
+    "genai-base64": "google-genai holds bytes fields (`inlineData.data`, `thoughtSignature`) as bytes and "
+    "re-encodes them as URL-safe base64; the API reads both alphabets: those fields are compared decoded.",
 }
 
 #: Applied to every Gemini body (the brief of this module: compare Gemini bodies by meaning).
-GEMINI_ALWAYS = ("genai-casing", "genai-numbers", "genai-system-role", "genai-empty-config")
+GEMINI_ALWAYS = ("genai-casing", "genai-numbers", "genai-system-role", "genai-empty-config", "genai-base64")
 
 # Where each wire format keeps JSON Schemas (after Gemini's casing is normalised).
 _SCHEMA_PATHS: dict[str, list[tuple[str, ...]]] = {
@@ -204,6 +211,37 @@ def _map_path(doc: Any, path: tuple[str, ...], fn: Callable[[Any], Any]) -> None
         doc[head] = fn(doc[head])
 
 
+def _canonical_base64(value: Any) -> Any:
+    """Base64 text in either alphabet (standard or URL-safe) as standard, padded base64; anything that does not
+    decode is left as it is (so it still differs)."""
+    if not isinstance(value, str):
+        return value
+    text = value.replace("-", "+").replace("_", "/")
+    try:
+        return base64.b64encode(base64.b64decode(text + "=" * (-len(text) % 4), validate=True)).decode("ascii")
+    except (binascii.Error, ValueError):
+        return value
+
+
+def _decoded_bytes(value: Any) -> Any:
+    """The Gemini bytes fields (camelCased) in canonical base64; user JSON (``_OPAQUE``) untouched."""
+    if isinstance(value, list):
+        return [_decoded_bytes(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, v in value.items():
+        if key in _OPAQUE:
+            out[key] = v
+        elif key == "thoughtSignature":
+            out[key] = _canonical_base64(v)
+        elif key == "inlineData" and isinstance(v, dict) and "data" in v:
+            out[key] = {**v, "data": _canonical_base64(v["data"])}
+        else:
+            out[key] = _decoded_bytes(v)
+    return out
+
+
 def _gemini_meaning(body: Any, names: tuple[str, ...]) -> Any:
     """A google-genai-or-our Gemini body with the named ``genai-*`` differences normalised (a new document)."""
     body = copy.deepcopy(body)
@@ -215,6 +253,8 @@ def _gemini_meaning(body: Any, names: tuple[str, ...]) -> Any:
         body["systemInstruction"].pop("role", None)
     if "genai-empty-config" in names and body.get("generationConfig") == {}:
         del body["generationConfig"]
+    if "genai-base64" in names:
+        body = _decoded_bytes(body)
     return body
 
 
@@ -503,6 +543,38 @@ class Report:
     note: str | None = None
 
 
+class Dataclasses:
+    """Dataclass twins of the attrs classes (same names: the name goes on the wire)."""
+
+    @dataclasses.dataclass
+    class Place:
+        name: str
+        lat: float
+
+    @dataclasses.dataclass
+    class Report:
+        city: str
+        kind: Literal["daily", "hourly"]
+        temps: list[int]
+        place: Dataclasses.Place
+        note: str | None = None
+
+
+class TypedDicts:
+    """TypedDict twins of the attrs classes."""
+
+    class Place(TypedDict):
+        name: str
+        lat: float
+
+    class Report(TypedDict):
+        city: str
+        kind: Literal["daily", "hourly"]
+        temps: list[int]
+        place: TypedDicts.Place
+        note: NotRequired[str | None]
+
+
 class Twin:
     """Pydantic twins of the attrs classes (same names: the name goes on the wire)."""
 
@@ -693,6 +765,17 @@ def _openai_like(provider: str) -> list[Case]:
                 allow=("refs", "pydantic-titles", "enum-type"),
             )
         )
+        # A pydantic model as response_format: exactly the strict schema the SDK's parse() sends for it.
+        cases.append(
+            case("rf-pydantic-model", user, {"response_format": Twin.Report}, {"messages": user}, model="json",
+                 parse=Twin.Report)
+        )  # fmt: skip
+        # A dataclass and a TypedDict: the same schema as their pydantic twin's, up to what pydantic adds.
+        for shape, tp in (("rf-dataclass", Dataclasses.Report), ("rf-typeddict", TypedDicts.Report)):
+            cases.append(
+                case(shape, user, {"response_format": tp}, {"messages": user}, model="json", parse=Twin.Report,
+                     allow=("refs", "pydantic-titles", "enum-type"))
+            )  # fmt: skip
         cases.append(
             case(
                 "developer-role",
@@ -1218,6 +1301,10 @@ def test_gemini_normalisations_are_needed(fake: FakeServer, sdks: SDKs) -> None:
         _sent(fake, lambda c=c: sdks.gemini.models.generate_content(model="echo", contents="hi", config=c))["body"]
         for c in configs
     ]
+    # bytes (b"\xfb\xff" encodes to "+/8=" in standard base64): google-genai sends them URL-safe
+    part = types.Part.from_bytes(data=b"\xfb\xff", mime_type="image/png")
+    contents = [types.Content(role="user", parts=[part])]
+    bodies.append(_sent(fake, lambda: sdks.gemini.models.generate_content(model="echo", contents=contents))["body"])
     for name in GEMINI_ALWAYS:
         assert any(_canon(_gemini_meaning(b, (name,))) != _canon(b) for b in bodies), f"{name} is not needed"
 

@@ -9,12 +9,12 @@ reuse at the cached-token price. Operations are built here once (sans-IO) and se
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from atriumn.core import RAW, Operation, ValidationError, parse_duration
+from atriumn.core import RAW, Operation, RequestOptions, ValidationError, apply_options, parse_duration
 
 from ._engine import request_fields
 from ._request import ChatRequest, normalize_messages
@@ -22,6 +22,8 @@ from .providers._gemini_request import body as gemini_body
 from .providers._read import count, items, obj, text
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ._chat_async import AsyncChatClient
     from ._chat_sync import ChatClient
 
@@ -166,15 +168,16 @@ def _gemini_model(engine: Any, model: str) -> tuple[Any, str]:
 
 
 class Caches:
-    """Gemini explicit caches, from ``ChatClient.caches``."""
+    """Gemini explicit caches, from ``ChatClient.caches``. Every method takes the per-call options
+    (``extra_headers``, ``extra_query``, ``extra_body``, ``timeout``)."""
 
     def __init__(self, client: ChatClient, provider: str = "gemini") -> None:
         self._client = client
         self._provider = provider
 
-    def _send(self, op: Operation[Any]) -> Any:
+    def _send(self, op: Operation[Any], options: Mapping[str, Any]) -> Any:
         adapter = self._client._engine.adapter(self._provider)
-        return self._client._transport(adapter).send(op)
+        return self._client._transport(adapter).send(apply_options(op, options))
 
     def create(
         self,
@@ -185,33 +188,36 @@ class Caches:
         tools: Sequence[Any] | None = None,
         ttl: float | dt.timedelta | str | None = None,
         display_name: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> CachedContent:
         """Cache a prefix for ``model`` (``gemini:...``): a system instruction, messages and tools (as
         :meth:`ChatClient.chat` takes them); ``ttl`` in seconds, a timedelta or a duration (``"1h"``)."""
         adapter, name = _gemini_model(self._client._engine, model)
         op = create_operation(name, system=system, messages=messages, tools=tools, ttl=ttl, display_name=display_name)
-        return parse_cache(self._client._transport(adapter).send(op))
+        return parse_cache(self._client._transport(adapter).send(apply_options(op, options)))
 
-    def get(self, cache: CachedContent | str) -> CachedContent:
+    def get(self, cache: CachedContent | str, **options: Unpack[RequestOptions]) -> CachedContent:
         """A cache by name (or refreshed from an earlier :class:`CachedContent`)."""
-        return parse_cache(self._send(get_operation(cache)))
+        return parse_cache(self._send(get_operation(cache), options))
 
-    def list(self, *, page_size: int | None = None) -> Iterator[CachedContent]:
+    def list(self, *, page_size: int | None = None, **options: Unpack[RequestOptions]) -> Iterator[CachedContent]:
         """Every cache of the key, page after page."""
         token: str | None = None
         while True:
-            caches, token = _page(self._send(list_operation(page_size, token)))
+            caches, token = _page(self._send(list_operation(page_size, token), options))
             yield from caches
             if token is None:
                 return
 
-    def update(self, cache: CachedContent | str, *, ttl: float | dt.timedelta | str) -> CachedContent:
+    def update(
+        self, cache: CachedContent | str, *, ttl: float | dt.timedelta | str, **options: Unpack[RequestOptions]
+    ) -> CachedContent:
         """Give a cache a new lifetime, from now."""
-        return parse_cache(self._send(update_operation(cache, ttl)))
+        return parse_cache(self._send(update_operation(cache, ttl), options))
 
-    def delete(self, cache: CachedContent | str) -> None:
+    def delete(self, cache: CachedContent | str, **options: Unpack[RequestOptions]) -> None:
         """Delete a cache (its tokens stop being billed for storage)."""
-        self._send(delete_operation(cache))
+        self._send(delete_operation(cache), options)
 
 
 class AsyncCaches:
@@ -221,9 +227,9 @@ class AsyncCaches:
         self._client = client
         self._provider = provider
 
-    async def _send(self, op: Operation[Any]) -> Any:
+    async def _send(self, op: Operation[Any], options: Mapping[str, Any]) -> Any:
         adapter = self._client._engine.adapter(self._provider)
-        return await self._client._transport(adapter).send(op)
+        return await self._client._transport(adapter).send(apply_options(op, options))
 
     async def create(
         self,
@@ -234,30 +240,35 @@ class AsyncCaches:
         tools: Sequence[Any] | None = None,
         ttl: float | dt.timedelta | str | None = None,
         display_name: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> CachedContent:
         """See :meth:`Caches.create`."""
         adapter, name = _gemini_model(self._client._engine, model)
         op = create_operation(name, system=system, messages=messages, tools=tools, ttl=ttl, display_name=display_name)
-        return parse_cache(await self._client._transport(adapter).send(op))
+        return parse_cache(await self._client._transport(adapter).send(apply_options(op, options)))
 
-    async def get(self, cache: CachedContent | str) -> CachedContent:
+    async def get(self, cache: CachedContent | str, **options: Unpack[RequestOptions]) -> CachedContent:
         """See :meth:`Caches.get`."""
-        return parse_cache(await self._send(get_operation(cache)))
+        return parse_cache(await self._send(get_operation(cache), options))
 
-    async def list(self, *, page_size: int | None = None) -> AsyncIterator[CachedContent]:
+    async def list(
+        self, *, page_size: int | None = None, **options: Unpack[RequestOptions]
+    ) -> AsyncIterator[CachedContent]:
         """See :meth:`Caches.list`."""
         token: str | None = None
         while True:
-            caches, token = _page(await self._send(list_operation(page_size, token)))
+            caches, token = _page(await self._send(list_operation(page_size, token), options))
             for cache in caches:
                 yield cache
             if token is None:
                 return
 
-    async def update(self, cache: CachedContent | str, *, ttl: float | dt.timedelta | str) -> CachedContent:
+    async def update(
+        self, cache: CachedContent | str, *, ttl: float | dt.timedelta | str, **options: Unpack[RequestOptions]
+    ) -> CachedContent:
         """See :meth:`Caches.update`."""
-        return parse_cache(await self._send(update_operation(cache, ttl)))
+        return parse_cache(await self._send(update_operation(cache, ttl), options))
 
-    async def delete(self, cache: CachedContent | str) -> None:
+    async def delete(self, cache: CachedContent | str, **options: Unpack[RequestOptions]) -> None:
         """See :meth:`Caches.delete`."""
-        await self._send(delete_operation(cache))
+        await self._send(delete_operation(cache), options)

@@ -25,7 +25,7 @@ from ._types import ChatResponse, Embeddings, FinishEvent, StreamEvent, ToolCall
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from atriumn.core import ClientOptions
+    from atriumn.core import ClientOptions, RequestOptions
 
     from ._batches_async import AsyncBatches
     from ._caches import AsyncCaches
@@ -213,9 +213,10 @@ class AsyncChatClient(BaseChatClient):
         batch_size: int | None = None,
         cache: bool = True,
         replay_unsafe: bool | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Embeddings:
         """See :meth:`ChatClient.embed`."""
-        plan = self._embed_plan(model, texts, batch_size, cache, replay_unsafe)
+        plan = self._embed_plan(model, texts, batch_size, cache, replay_unsafe, options)
         transport = self._transport(plan.adapter) if plan.batches else None
         for batch in plan.batches:
             assert transport is not None

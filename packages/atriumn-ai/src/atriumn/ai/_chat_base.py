@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from atriumn.core import AtriumnError, CircuitBreakerPolicy, DecodeError, ValidationError
+from atriumn.core import AtriumnError, CircuitBreakerPolicy, DecodeError, ValidationError, apply_options
 
 from ._call import SHAPE_ERRORS, Call, unreadable
 from ._engine import Budget, Engine, ProviderSpec, is_fallback_error
@@ -202,6 +202,7 @@ class BaseChatClient:
         batch_size: int | None,
         use_cache: bool,
         replay_unsafe: bool | None,
+        options: Mapping[str, Any],
     ) -> EmbedPlan:
         if isinstance(texts, str):
             raise ValidationError("texts: expected a list of strings, got one string")
@@ -218,17 +219,26 @@ class BaseChatClient:
         size = min(batch_size or adapter.embed_batch_size, adapter.embed_batch_size)
         replay = self._engine.replay_unsafe if replay_unsafe is None else replay_unsafe
         cache = self._engine.cache if use_cache else None
-        return EmbedPlan(self._engine, adapter, name, items, size, cache, replay)
+        return EmbedPlan(self._engine, adapter, name, items, size, cache, replay, options)
 
 
 class EmbedPlan:
     """One embed call (sans-IO): cached vectors first, the rest in batches under the provider's limit."""
 
     def __init__(
-        self, engine: Engine, adapter: Any, model: str, texts: list[str], size: int, cache: Any, replay_unsafe: bool
+        self,
+        engine: Engine,
+        adapter: Any,
+        model: str,
+        texts: list[str],
+        size: int,
+        cache: Any,
+        replay_unsafe: bool,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         self.engine = engine
         self.replay_unsafe = replay_unsafe
+        self.options = dict(options or {})
         self.adapter = adapter
         self.model = model
         self.texts = texts
@@ -246,9 +256,8 @@ class EmbedPlan:
         self.batches = [missing[i : i + size] for i in range(0, len(missing), size)]
 
     def operation(self, batch: list[int]) -> Any:
-        return self.adapter.embed_operation(
-            self.model, [self.texts[i] for i in batch], replay_unsafe=self.replay_unsafe
-        )
+        op = self.adapter.embed_operation(self.model, [self.texts[i] for i in batch], replay_unsafe=self.replay_unsafe)
+        return apply_options(op, self.options) if self.options else op
 
     def absorb(self, batch: list[int], content: bytes) -> None:
         doc = load_json(content, self.adapter.name)

@@ -23,7 +23,7 @@ from ._types import ChatResponse, Embeddings, FinishEvent, StreamEvent, ToolCall
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from atriumn.core import ClientOptions
+    from atriumn.core import ClientOptions, RequestOptions
 
     from ._batches_sync import Batches
     from ._caches import Caches
@@ -239,10 +239,12 @@ class ChatClient(BaseChatClient):
         batch_size: int | None = None,
         cache: bool = True,
         replay_unsafe: bool | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Embeddings:
         """Embed ``texts`` (OpenAI or Gemini), in batches under the provider's limit; vectors in input order.
-        With a response cache, vectors are cached per text. ``replay_unsafe`` as for :meth:`chat`."""
-        plan = self._embed_plan(model, texts, batch_size, cache, replay_unsafe)
+        With a response cache, vectors are cached per text. ``replay_unsafe`` as for :meth:`chat`; the per-call
+        options (``extra_headers``, ``extra_query``, ``extra_body``, ``timeout``) apply to every batch."""
+        plan = self._embed_plan(model, texts, batch_size, cache, replay_unsafe, options)
         transport = self._transport(plan.adapter) if plan.batches else None
         for batch in plan.batches:
             assert transport is not None

@@ -1,7 +1,7 @@
 """Message content from what users pass: strings, part objects, and OpenAI-style content dicts.
 
 OpenAI's content parts are the lingua franca of chat messages, so they are read here as well as our own part
-objects: ``{"type": "text", "text": ...}`` (with ``prompt_cache_breakpoint``, a :class:`CachePoint` follows),
+objects: ``{"type": "text", "text": ...}`` (on any part, ``prompt_cache_breakpoint`` adds a :class:`CachePoint`),
 ``{"type": "image_url", "image_url": {"url": "data:...;base64,..." | "https://...", "detail"}}``,
 ``{"type": "input_audio", "input_audio": {"data", "format"}}`` and ``{"type": "file", "file": {"file_data",
 "filename"}}``.
@@ -48,13 +48,18 @@ def content_parts(content: Any, where: str) -> str | tuple[Part, ...]:
 
 
 def _from_dict(item: Mapping[str, Any], at: str) -> list[Part]:
+    """A content dict's part, followed by a :class:`CachePoint` when it carries ``prompt_cache_breakpoint``."""
+    part = _part_of(item, at)
+    breakpoint_ = item.get("prompt_cache_breakpoint")
+    if isinstance(breakpoint_, Mapping):
+        return [part, CachePoint(ttl=breakpoint_.get("ttl"))]
+    return [part]
+
+
+def _part_of(item: Mapping[str, Any], at: str) -> Part:
     kind = item.get("type", "text")
     if kind == "text":
-        out: list[Part] = [TextPart(text=str(item.get("text", "")))]
-        breakpoint_ = item.get("prompt_cache_breakpoint")
-        if isinstance(breakpoint_, Mapping):
-            out.append(CachePoint(ttl=breakpoint_.get("ttl")))
-        return out
+        return TextPart(text=str(item.get("text", "")))
     if kind == "image_url":
         spec = item.get("image_url")
         spec = {"url": spec} if isinstance(spec, str) else spec
@@ -63,15 +68,15 @@ def _from_dict(item: Mapping[str, Any], at: str) -> list[Part]:
         data, media_type = _data_url(spec["url"], f"{at}.image_url.url")
         detail = spec.get("detail")
         if data is None:
-            return [ImagePart(url=spec["url"], media_type=media_type or "", detail=detail)]
-        return [ImagePart(data=data, media_type=media_type or "", detail=detail)]
+            return ImagePart(url=spec["url"], media_type=media_type or "", detail=detail)
+        return ImagePart(data=data, media_type=media_type or "", detail=detail)
     if kind == "input_audio":
         spec = item.get("input_audio")
         if not isinstance(spec, Mapping) or not isinstance(spec.get("data"), str):
             raise ValidationError(f"{at}.input_audio.data: required (base64 audio)")
         fmt = spec.get("format")
         media_type = {"wav": "audio/wav", "mp3": "audio/mpeg"}.get(str(fmt), "")
-        return [AudioPart(data=_b64(spec["data"], f"{at}.input_audio.data"), media_type=media_type)]
+        return AudioPart(data=_b64(spec["data"], f"{at}.input_audio.data"), media_type=media_type)
     if kind == "file":
         spec = item.get("file")
         if not isinstance(spec, Mapping) or not isinstance(spec.get("file_data"), str):
@@ -79,7 +84,7 @@ def _from_dict(item: Mapping[str, Any], at: str) -> list[Part]:
         data, media_type = _data_url(spec["file_data"], f"{at}.file.file_data")
         if data is None:
             raise ValidationError(f"{at}.file.file_data: expected a data: URL")
-        return [DocumentPart(data=data, media_type=media_type or "", filename=spec.get("filename"))]
+        return DocumentPart(data=data, media_type=media_type or "", filename=spec.get("filename"))
     raise ValidationError(f"{at}.type: unsupported content part type {kind!r}")
 
 

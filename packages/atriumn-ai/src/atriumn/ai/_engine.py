@@ -299,6 +299,7 @@ class Engine:
             adapter = self.adapter(provider)
             check_parameters(self.kind_of(provider), model_name, req.sampling())
             adapter.check(req)
+            _check_cache_model(params.get("cached_content"), req)
             plan.append((req, adapter))
         return plan
 
@@ -377,3 +378,12 @@ def request_fields(params: Mapping[str, Any]) -> dict[str, Any]:
         "prompt_cache_options": options,
         "extra_body": params.get("extra_body"),
     }
+
+
+def _check_cache_model(cache: Any, req: ChatRequest) -> None:
+    """A Gemini cache serves only the model it was made for (known when the :class:`CachedContent` is given)."""
+    made_for = getattr(cache, "model", None)
+    if isinstance(made_for, str) and made_for and made_for.split(":", 1)[-1] != req.model:
+        raise ValidationError(
+            f"cached_content: {cache.name} was made for {made_for}, not {req.full_model} (a cache serves one model)"
+        )

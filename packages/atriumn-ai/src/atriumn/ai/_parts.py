@@ -123,7 +123,7 @@ class ImagePart(_Media):
         data: the image's bytes, or None for a URL.
         url: an http(s) URL (or a Gemini ``gs://`` / Files API URI), or None for bytes.
         media_type: ``image/png``, ``image/jpeg``, ``image/gif``, ``image/webp``...
-        detail: OpenAI's ``detail`` (``auto``, ``low``, ``high``); other providers ignore it.
+        detail: OpenAI's ``detail`` (``auto``, ``low``, ``high``, ``original``); other providers ignore it.
     """
 
     data: bytes | None = attrs.field(default=None, repr=False)
@@ -135,8 +135,8 @@ class ImagePart(_Media):
     def __attrs_post_init__(self) -> None:
         _check_source("image", self.data, self.url)
         object.__setattr__(self, "media_type", _media_type("image", self.data, self.url, self.media_type, ("image/",)))
-        if self.detail is not None and self.detail not in ("auto", "low", "high"):
-            raise ValidationError(f"image.detail: expected 'auto', 'low' or 'high', got {self.detail!r}")
+        if self.detail is not None and self.detail not in ("auto", "low", "high", "original"):
+            raise ValidationError(f"image.detail: expected 'auto', 'low', 'high' or 'original', got {self.detail!r}")
 
     @classmethod
     def from_file(
@@ -312,6 +312,8 @@ class Reasoning:
         budget = self.budget_tokens
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 0):
             raise ValidationError(f"reasoning.budget_tokens: expected a whole number >= 0, got {budget!r}")
+        if self.effort == "none" and budget:
+            raise ValidationError(f"reasoning: effort 'none' turns reasoning off; a budget ({budget}) contradicts it")
 
 
 MediaPart = ImagePart | DocumentPart | AudioPart

@@ -108,29 +108,63 @@ def schema_for_callable(fn: Callable[..., Any]) -> dict[str, Any]:
     return _object_schema(fields)
 
 
-def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+def strict_schema(
+    schema: Mapping[str, Any], root: Mapping[str, Any] | None = None, expanding: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """The strict form of a schema generated from Python types, as OpenAI's structured-output helpers send it:
     every object lists all its properties as required and allows no others; optional fields stay nullable
-    (``anyOf [..., null]``), so a model that has nothing to say sends ``null``. Returns a new schema."""
+    (``anyOf [..., null]``), so a model that has nothing to say sends ``null``; a ``null`` default says nothing
+    and is dropped; a ``$ref`` with sibling keywords is inlined (the API takes a bare ``$ref`` only); a
+    one-item ``allOf`` is merged. Returns a new schema."""
+    root = schema if root is None else root
     out: dict[str, Any] = dict(schema)
+    ref = out.get("$ref")
+    if isinstance(ref, str) and len(out) > 1:
+        target = _resolve(root, ref)
+        if target is not None and ref not in expanding:  # a recursive model keeps its inner $ref
+            merged = {**target, **out}
+            del merged["$ref"]
+            return strict_schema(merged, root, expanding | {ref})
     properties = out.get("properties")
     if isinstance(properties, Mapping):
-        out["properties"] = {k: strict_schema(v) if isinstance(v, Mapping) else v for k, v in properties.items()}
+        out["properties"] = {
+            k: strict_schema(v, root, expanding) if isinstance(v, Mapping) else v for k, v in properties.items()
+        }
         out["required"] = list(properties)
     if out.get("type") == "object" or "properties" in out:
         out.setdefault("additionalProperties", False)
     items = out.get("items")
     if isinstance(items, Mapping):
-        out["items"] = strict_schema(items)
+        out["items"] = strict_schema(items, root, expanding)
     for key in ("anyOf", "allOf"):
         variants = out.get(key)
         if isinstance(variants, list):
-            out[key] = [strict_schema(v) if isinstance(v, Mapping) else v for v in variants]
+            out[key] = [strict_schema(v, root, expanding) if isinstance(v, Mapping) else v for v in variants]
+    all_of = out.get("allOf")
+    if isinstance(all_of, list) and len(all_of) == 1 and isinstance(all_of[0], Mapping):
+        del out["allOf"]
+        out.update(all_of[0])
+    if "default" in out and out["default"] is None:
+        del out["default"]
     extra = out.get("additionalProperties")
     if isinstance(extra, Mapping):
-        out["additionalProperties"] = strict_schema(extra)
+        out["additionalProperties"] = strict_schema(extra, root, expanding)
     for key in ("$defs", "definitions"):  # pydantic's nested models
         defs = out.get(key)
         if isinstance(defs, Mapping):
-            out[key] = {name: strict_schema(d) if isinstance(d, Mapping) else d for name, d in defs.items()}
+            out[key] = {
+                name: strict_schema(d, root, expanding) if isinstance(d, Mapping) else d for name, d in defs.items()
+            }
     return out
+
+
+def _resolve(root: Mapping[str, Any], ref: str) -> Mapping[str, Any] | None:
+    """The schema a local ``$ref`` (``#/$defs/Name``) points at, or None."""
+    if not ref.startswith("#/"):
+        return None
+    node: Any = root
+    for key in ref[2:].split("/"):
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return node if isinstance(node, Mapping) else None

@@ -132,6 +132,11 @@ class RawResponse(Generic[T]):
 
 def _raw(recorded: list[_Recorded], parsed: Any, method_name: str) -> RawResponse[Any]:
     if not recorded:
+        if hasattr(parsed, "__next__") or hasattr(parsed, "__anext__"):
+            raise ValidationError(
+                f"{method_name}: the result is produced lazily (a stream); with_raw_response shows calls that send "
+                "their request when called"
+            )
         raise ValidationError(f"{method_name}: this call made no HTTP request to show (answered from a cache?)")
     from ._outcome import request_id_of
     from ._redact import redact_url
@@ -156,7 +161,8 @@ def _raw(recorded: list[_Recorded], parsed: Any, method_name: str) -> RawRespons
 
 class RawResponses:
     """``client.with_raw_response``: every method of the client, returning a :class:`RawResponse` (awaitable
-    for async methods) instead of the parsed result."""
+    for async methods) instead of the parsed result. For a listing, the response is its first page's and
+    ``parse()`` the pager (which starts from the first page again when iterated)."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -178,13 +184,29 @@ class RawResponses:
 
             return call_async
 
-        def call(*args: Any, **kwargs: Any) -> RawResponse[Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            from ._pagination import AsyncPager, Pager
+
             recorded: list[_Recorded] = []
             token = _RECORD.set(recorded)
             try:
                 parsed = method(*args, **kwargs)
+                if isinstance(parsed, Pager):  # a listing is lazy: its first page is the call to show
+                    parsed.first_page()
             finally:
                 _RECORD.reset(token)
+            if isinstance(parsed, AsyncPager):
+                return _first_page(parsed, name)
             return _raw(recorded, parsed, name)
 
         return call
+
+
+async def _first_page(pager: Any, name: str) -> RawResponse[Any]:
+    recorded: list[_Recorded] = []
+    token = _RECORD.set(recorded)
+    try:
+        await pager.first_page()
+    finally:
+        _RECORD.reset(token)
+    return _raw(recorded, pager, name)

@@ -30,7 +30,7 @@ from ._errors import APIError, AtriumnError, RequestTimeoutError, TransportError
 from ._operation import Operation
 from ._options import record_response
 from ._outcome import api_error, classify, decode, finish_attempt, log_attempt
-from ._prepare import build_url, origin_of, replay_headers, request_body, secrets_of
+from ._prepare import build_url, merge_headers, origin_of, replay_headers, request_body, secrets_of
 from ._ratelimit import TokenBucket
 from ._redact import Scrubber
 from ._retry import RetryBudget, RetryPolicy, decide, parse_retry_after
@@ -124,13 +124,14 @@ class _Call:
         own_origin = self.origin == cfg.origin
         self.propagate = own_origin or self.origin in cfg.trace_origins
         self.body, content_type = request_body(op)
-        headers: dict[str, str] = {"User-Agent": cfg.user_agent, **cfg.headers}
+        headers: dict[str, str] = {"User-Agent": cfg.user_agent}
+        if cfg.headers:
+            merge_headers(headers, cfg.headers)
         if self.body is not None and content_type:
             headers["Content-Type"] = content_type
         if op.headers:
-            headers.update(op.headers)
-        # 128 random bits as 32 hex digits (uuid4().hex's shape, without its version bits) at a fraction of its cost.
-        self.request_id = headers.setdefault("X-Request-Id", os.urandom(16).hex()) if own_origin else None
+            merge_headers(headers, op.headers)
+        self.request_id = _request_id(headers) if own_origin else None
         self.replay_safe = replay_headers(
             op if cfg.replay_unsafe or op.idempotent is not None else op.evolve(idempotent=False),
             self.method,
@@ -156,7 +157,7 @@ class _Call:
         if self.credentials is not None:
             fixed = self.credentials.fixed_headers()
             if fixed is not None:
-                self.headers.update(fixed)
+                merge_headers(self.headers, fixed)  # credentials win over any header of the same name
                 self.credentials = None
 
     def may_refresh(self, status: int | None) -> bool:
@@ -338,7 +339,7 @@ def _attempt(call: _Call, ins: Any, op_ctx: Any) -> Generator[Any, Any, _Outcome
             if isinstance(auth, BaseException):
                 raise auth
             call.stale_token, auth_headers = auth
-            headers.update(auth_headers)
+            merge_headers(headers, auth_headers)
         headers["Atriumn-Attempt"] = f"attempt={call.retries + 1}; max={call.max_attempts}"
         timeouts = call.attempt_timeouts()
         attributes: dict[str, str | int] = {
@@ -392,3 +393,13 @@ def _attempt(call: _Call, ins: Any, op_ctx: Any) -> Generator[Any, Any, _Outcome
             call.breaker.release(probe=probe)
         raise
     return response, status, failure
+
+
+def _request_id(headers: dict[str, str]) -> str:
+    """The caller's ``X-Request-Id`` (in any letter case), else a new one: 128 random bits as 32 hex digits
+    (uuid4().hex's shape, without its version bits) at a fraction of its cost."""
+    for name, value in headers.items():
+        if name.lower() == "x-request-id":
+            return value
+    headers["X-Request-Id"] = value = os.urandom(16).hex()
+    return value

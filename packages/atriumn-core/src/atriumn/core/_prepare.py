@@ -19,7 +19,7 @@ from ._operation import Operation
 from ._redact import SENSITIVE_HEADERS, Scrubber, is_secret_key, is_secret_query_key, redact_url, secret_header_value
 from ._serde import unstructure
 
-__all__ = ["build_url", "origin_of", "replay_headers", "request_body", "secrets_of"]
+__all__ = ["build_url", "merge_headers", "origin_of", "replay_headers", "request_body", "secrets_of"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -94,19 +94,29 @@ def _plain(doc: dict[str, Any]) -> bool:
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
+def merge_headers(headers: dict[str, str], extra: Mapping[str, str]) -> None:
+    """Set ``extra`` on ``headers``, each replacing a header of the same name in any letter case (HTTP header
+    names are case-insensitive: a plain dict update would send both)."""
+    for name, value in extra.items():
+        lowered = name.lower()
+        for existing in [k for k in headers if k.lower() == lowered and k != name]:
+            del headers[existing]
+        headers[name] = value
+
+
 def replay_headers(op: Operation[Any], method: str, headers: dict[str, str], *, header_name: str, retries: int) -> bool:
     """Decide whether the call may be replayed after it may have reached the server, adding the
     Idempotency-Key that makes it so (see :attr:`Operation.idempotent`)."""
     content = op.content
     one_shot = content is not None and not isinstance(content, bytes) and not callable(content)
     if op.idempotency_key:
-        headers[header_name] = op.idempotency_key
+        merge_headers(headers, {header_name: op.idempotency_key})
     if one_shot or op.idempotent is False:
         return False
     if op.idempotent is True or method in _IDEMPOTENT_METHODS or op.idempotency_key:
         return True
-    existing = headers.get(header_name)
-    if existing:
+    lowered = header_name.lower()
+    if any(k.lower() == lowered and v for k, v in headers.items()):  # the caller's own key
         return True
     if retries > 0:
         headers[header_name] = _new_key()

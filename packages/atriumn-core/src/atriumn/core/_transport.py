@@ -455,6 +455,9 @@ class AsyncTransport(_BaseTransport):
         """The pool of the running event loop (rebuilt for a new loop, and after ``fork()``)."""
         if self._closed:
             raise RuntimeError("this AsyncTransport is closed")
+        root: AsyncTransport | None = getattr(self, "_parent", None)
+        if root is not None:  # a derived transport uses its root's pool, created when either first needs it
+            return root.http_client
         import asyncio
 
         loop = asyncio.get_running_loop()
@@ -469,12 +472,12 @@ class AsyncTransport(_BaseTransport):
     def with_options(self, **changes: Any) -> AsyncTransport:
         """A transport with some options changed, sharing this one's breakers, budget and stats.
 
-        The derived transport shares the pool when it is used on the same event loop.
+        The derived transport uses this one's pool (the root transport's, for a transport derived from a
+        derived one), on whichever of them first needs it; closing the root closes it.
         """
         options = {**self._options(), **changes}
         derived = AsyncTransport(_shared=self._shared, http_transport=self._http_transport, **options)
-        derived._client, derived._loop = self._client, self._loop
-        derived._parent = self  # type: ignore[attr-defined]
+        derived._parent = getattr(self, "_parent", self)  # type: ignore[attr-defined]
         return derived
 
     async def send(self, operation: Operation[T]) -> T:

@@ -16,6 +16,7 @@ import attrs
 from atriumn.core import (
     AsyncServiceClient,
     AsyncTransport,
+    ClientOptions,
     RequestOptions,
     ServiceClient,
     TokenProvider,
@@ -100,6 +101,14 @@ class StorageClient(ServiceClient):
         if self._transfer is None:
             self._transfer = transfer_transport()
         return self._transfer
+
+    def with_options(self, **options: Unpack[ClientOptions]) -> StorageClient:
+        """See :meth:`~atriumn.core.ServiceClient.with_options`; the variant also shares the transfer transport
+        (closing the variant closes neither)."""
+        clone = super().with_options(**options)
+        clone._transfer = self.transfer_transport
+        clone._owns_transfer = False
+        return clone
 
     def generate_upload_url(
         self, *, filename: str, content_type: str, tenant_id: str | None = None, **options: Unpack[RequestOptions]
@@ -210,6 +219,14 @@ class AsyncStorageClient(AsyncServiceClient):
         if self._transfer is None:
             self._transfer = async_transfer_transport()
         return self._transfer
+
+    def with_options(self, **options: Unpack[ClientOptions]) -> AsyncStorageClient:
+        """See :meth:`~atriumn.core.ServiceClient.with_options`; the variant also shares the transfer transport
+        (closing the variant closes neither)."""
+        clone = super().with_options(**options)
+        clone._transfer = self.transfer_transport
+        clone._owns_transfer = False
+        return clone
 
     async def generate_upload_url(
         self, *, filename: str, content_type: str, tenant_id: str | None = None, **options: Unpack[RequestOptions]

@@ -39,6 +39,9 @@ def _block(p: Part) -> dict[str, Any] | None:
     if isinstance(p, ImagePart):
         return {"type": "image", "source": _source(p)}
     if isinstance(p, DocumentPart):
+        if p.url is None and p.media_type == "text/plain":  # a base64 source takes PDFs only
+            text = p.data.decode("utf-8", "replace") if p.data is not None else ""
+            return {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": text}}
         return {"type": "document", "source": _source(p)}
     if isinstance(p, ReasoningPart):
         if p.redacted:

@@ -59,6 +59,11 @@ def check_request(provider: str, req: ChatRequest) -> None:
         _check_reasoning(provider, req, req.reasoning)
     if req.cached_content is not None and provider != "gemini":
         raise UnsupportedParameterError("cached_content", model, "explicit caches are a Gemini feature")
+    if req.cached_content is not None and (req.system is not None or req.system_parts or req.tools or req.tool_choice):
+        raise ValidationError(
+            "cached_content: a Gemini cache holds the system prompt, tools and tool choice: give them to "
+            "caches.create, not with the cache (Gemini refuses both together)"
+        )
     if provider != "openai":
         for name in ("prompt_cache_key", "prompt_cache_options"):
             if getattr(req, name) is not None:
@@ -118,6 +123,9 @@ def _cache_points(req: ChatRequest) -> Iterator[tuple[str, CachePoint]]:
 
 def _check_cache_points(provider: str, req: ChatRequest) -> None:
     points = list(_cache_points(req))
+    if provider == "openai" and req.tool_cache_points:  # Chat Completions has no breakpoint on tools
+        logger.debug("openai: %d cache point(s) after tools ignored", len(req.tool_cache_points))
+        points = [(where, p) for where, p in points if not where.startswith("tools[")]
     if not points:
         return
     rule = CACHE_TTLS.get(provider)
@@ -140,9 +148,19 @@ def _check_reasoning(provider: str, req: ChatRequest, reasoning: Reasoning) -> N
         raise UnsupportedParameterError(
             "reasoning.effort", model, f"{provider} takes {', '.join(sorted(efforts))}, not {reasoning.effort!r}"
         )
+    if provider == "anthropic" and reasoning.effort != "none" and req.tool_choice not in (None, "auto", "none"):
+        raise UnsupportedParameterError(
+            "tool_choice",
+            model,
+            f"with thinking on, anthropic takes tool_choice 'auto' or 'none', not {req.tool_choice!r}",
+        )
     budget = reasoning.budget_tokens
     if budget is None:
         return
+    if provider == "gemini" and reasoning.effort is not None:
+        raise ValidationError(
+            "reasoning: gemini takes a thinking level (effort=) or a thinking budget (budget_tokens=), not both"
+        )
     if provider in ("openai", "openai_compatible", "groq"):
         raise UnsupportedParameterError("reasoning.budget_tokens", model, f"{provider} takes an effort, not a budget")
     if provider == "anthropic":

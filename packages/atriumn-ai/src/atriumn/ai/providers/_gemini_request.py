@@ -4,7 +4,7 @@ generation config (``thinkingConfig`` included), tools and an explicit cache (``
 
 Gemini function calls carry no id, so a tool result is matched back to its call's name. A signature-only
 :class:`ReasoningPart` (what a ``thoughtSignature`` on a function call or text part parses into) puts the
-signature back on the part that follows it.
+signature back on the part that follows it (on an empty text part when nothing follows, as it came).
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ def _parts(m: Message, where: str, names: dict[str, str]) -> list[dict[str, Any]
         names[c.id] = c.name
         args = object_arguments(c, f"{where}.tool_calls[{j}]", _P)
         add({"functionCall": {"name": c.name, "args": args}})
+    if pending_signature is not None:  # it came on an empty text part at the end: it goes back as one
+        out.append({"text": "", "thoughtSignature": pending_signature})
     return out
 
 

@@ -56,11 +56,14 @@ def _usage(doc: Any, path: str) -> Usage:
         return Usage()
     read = count(doc.get("cache_read_input_tokens"), f"{path}.cache_read_input_tokens", _P)
     write = count(doc.get("cache_creation_input_tokens"), f"{path}.cache_creation_input_tokens", _P)
+    details = obj(doc.get("output_tokens_details"), f"{path}.output_tokens_details", _P)
     return Usage(
         input_tokens=count(doc.get("input_tokens"), f"{path}.input_tokens", _P) + read + write,
         output_tokens=count(doc.get("output_tokens"), f"{path}.output_tokens", _P),
         cache_read_tokens=read,
         cache_write_tokens=write,
+        # Part of output_tokens, as Anthropic reports it (thinking is billed as output).
+        reasoning_tokens=count(details.get("thinking_tokens"), f"{path}.output_tokens_details.thinking_tokens", _P),
         raw=doc,
     )
 

@@ -8,7 +8,8 @@ Paths
 - Anthropic: ``POST /v1/messages`` (and ``/anthropic/v1/messages``, ``GET /anthropic/v1/models[/{id}]``;
   ``GET /v1/models`` with an ``anthropic-version`` header answers in Anthropic's shape).
 - Gemini: ``POST /v1beta/models/{model}:generateContent``, ``:streamGenerateContent[?alt=sse]``,
-  ``:embedContent``, ``:batchEmbedContents`` (also under ``/v1/models/``), ``GET /v1beta/models[/{model}]``.
+  ``:embedContent``, ``:batchEmbedContents`` (also under ``/v1/models/``), ``GET /v1beta/models[/{model}]``;
+  explicit caches ``/v1beta/cachedContents[/{id}]`` (and ``/v1/cachedContents``).
 - Groq: ``POST /openai/v1/chat/completions``, ``GET /openai/v1/models[/{id}]``.
 
 Keys: any non-empty key is accepted; a key starting with ``invalid`` is refused in the provider's shape
@@ -29,7 +30,19 @@ Answer text (the first marker that applies):
   with arguments built from its JSON schema; when the conversation ends with a tool result, answers
   ``tool said: <result>`` (a Gemini ``functionResponse`` with a single string value gives that string, else
   its JSON). Without tools, or with tool choice ``none``, it echoes.
-- ``bad-json``: answers ``this is not json``.
+- ``steps``: a tool loop: answer k calls offered tool k (``parallel``: all of them at once; ``unknown``: then
+  ``no_such_tool``), and once every tool was called answers ``done: <results joined by " | ">``.
+- ``bad-json``: answers ``this is not json`` (``bad-json-once``: only until the conversation holds an answer
+  of the model, then like ``json``).
+- ``inspect``: answers a compact JSON report of what arrived, the same shape on every provider:
+  ``{"images": [...], "documents": [...], "audio": [...], "cache_points": N, "cache_ttls": [...],
+  "reasoning": {...}|null, "cached_content": "cachedContents/..."|null}``; each part ``{"source": "base64",
+  "media_type", "bytes", "sha256"}`` (``"text"`` for Anthropic text documents), ``{"source": "url", "url"}``
+  or ``{"source": "file", "file_id"}``, plus what the provider lets it carry (``detail``, ``filename``,
+  ``format``, ``title``); ``cache_ttls`` one entry per cache breakpoint (``null``: no TTL given);
+  ``reasoning`` the request's reasoning controls as received (OpenAI ``reasoning_effort``, Groq also
+  ``reasoning_format``/``include_reasoning``, Anthropic ``thinking`` and ``effort``, Gemini
+  ``thinkingConfig``).
 - any model, when the request asks for a JSON schema (OpenAI ``response_format`` ``json_schema``, Anthropic
   ``output_config.format``, Gemini ``responseSchema``/``responseJsonSchema``): the schema's minimal instance
   (every declared property, the first ``enum``/``anyOf`` option, strings ``"sandbox"``, integers 1 or the
@@ -56,12 +69,63 @@ Errors and modifiers:
   is reported as cached by every model.
 - ``think``: reports 8 reasoning tokens (OpenAI ``completion_tokens_details.reasoning_tokens``, included in
   ``completion_tokens``; Gemini ``thoughtsTokenCount``, included in ``totalTokenCount`` only).
+- ``reason``: a reasoning model (below). ``redacted``: an Anthropic ``reason`` model also returns a
+  ``redacted_thinking`` block.
+
+Non-text parts
+--------------
+Accepted wherever text is, in each provider's documented forms: OpenAI ``image_url`` (data URL or https,
+``detail``), ``file`` (``file_data`` data URL or ``file_id``, ``filename``), ``input_audio`` (``wav``/``mp3``),
+``prompt_cache_breakpoint`` on parts (``ttl`` ``30m``/``12h``), ``prompt_cache_key``, ``prompt_cache_options``,
+``reasoning_effort``; Groq text and ``image_url`` only (``input_audio``/``file``: Groq's 400 validation error);
+Anthropic ``image`` / ``document`` blocks (``base64``, ``url``, ``file``; documents also ``text`` and
+``content``), ``cache_control`` ``{"type": "ephemeral", "ttl": "5m"|"1h"}`` on tools, system blocks (a list),
+message blocks and the top level (at most 4, no ``1h`` after a ``5m`` in the order tools, system, messages),
+``thinking`` (``enabled`` needs ``budget_tokens`` ≥ 1024 and < ``max_tokens``; ``adaptive``; ``disabled``) and
+``output_config.effort``; Gemini ``inlineData`` / ``fileData`` (camelCase or snake_case), the kind following
+the MIME type, and ``generationConfig.thinkingConfig``. Inline data is decoded: a part that is not base64, or
+of a type the provider does not take there, is refused with the provider's 400.
+
+Reasoning (``reason`` models)
+-----------------------------
+The thinking is a deterministic 8-word text naming a digest of what the model read (8 reasoning tokens, as
+``think``). Anthropic (thinking ``enabled``/``adaptive``/``between_tools`` in the request): the answer starts
+with ``{"type": "thinking", "thinking", "signature"}`` (HMAC of the text; ``display: "omitted"`` leaves the
+text out) — streamed as a ``thinking`` block start, one ``thinking_delta`` per word and a
+``signature_delta`` — and ``output_tokens`` includes the thinking (``output_tokens_details.thinking_tokens``);
+the answer after a tool result continues the turn, without thinking. Gemini (unless ``thinkingBudget`` is 0):
+``thoughtsTokenCount``, a ``thoughtSignature`` on the first ``functionCall`` part (else on the first text
+part), and with ``includeThoughts`` a ``{"text", "thought": true}`` summary part first. OpenAI: reasoning
+tokens only (none with ``reasoning_effort: "none"``). Groq: ``message.reasoning`` / ``delta.reasoning`` with
+``reasoning_format: "parsed"`` or ``include_reasoning: true``, ``<think>...</think>`` before the content with
+``raw``, nothing otherwise (the sandbox's default is ``hidden``); ``completion_tokens_details.reasoning_tokens``.
+
+Round trips are checked as the providers check them: Anthropic, with thinking on, refuses a final assistant
+message that calls a tool without starting with its thinking block (400 ``messages.N.content.0.type: Expected
+`thinking` or `redacted_thinking`, but found `tool_use`...``) and any thinking block whose signature does not
+match its text (``Invalid `signature` in `thinking` block``) or made-up ``redacted_thinking`` data; Gemini
+refuses a ``functionCall`` of the current turn whose first call part lacks its signature (400 ``Function call
+is missing a thought_signature in functionCall parts...``) and any signature it did not issue for that call
+(``Corrupted thought signature.``; Google's documented placeholders are accepted).
+
+Gemini caches
+-------------
+``POST /v1beta/cachedContents`` (``model``, ``contents``, ``systemInstruction``, ``tools``, ``toolConfig``,
+``ttl`` or ``expireTime``, ``displayName``; at least 1,024 tokens) gives a CachedContent; ``GET`` (one, or a
+list with ``pageSize``/``pageToken``), ``PATCH`` (``ttl``/``expireTime``), ``DELETE``. generateContent with
+``cachedContent`` sees the cache's contents, system instruction and tools before its own contents and reports
+``cachedContentTokenCount`` (part of ``promptTokenCount``); a missing, expired or other key's cache is 403
+``PERMISSION_DENIED`` (as Gemini answers), a cache of another model or a request that also sets
+``systemInstruction``/``tools``/``toolConfig`` 400.
 
 Usage
 -----
 Tokens are whitespace-separated words. Prompt tokens P: the system prompt plus every message's text (tool
-results included). Output tokens: the answer's words plus each tool call's arguments as ``json.dumps``
-renders them. Cached tokens C as above (0 ≤ C ≤ P). Each provider reports them its own way:
+results included), plus a fixed count per non-text part: 100 per image, 200 per document (any file that is
+not an image or audio), 50 per audio part (OpenAI ``prompt_tokens_details.image_tokens``/``audio_tokens``,
+Gemini ``promptTokensDetails`` by modality). Output tokens: the answer's words plus each tool call's
+arguments as ``json.dumps`` renders them. Cached tokens C as above, or a Gemini cache's tokens (0 ≤ C ≤ P).
+Each provider reports them its own way:
 
 - OpenAI/Groq: ``prompt_tokens = P`` (INCLUDES ``prompt_tokens_details.cached_tokens = C``).
 - Anthropic: ``input_tokens = P - C`` (EXCLUDES ``cache_read_input_tokens = C`` and

@@ -5,7 +5,10 @@ taken) and an ``anthropic-version`` header are required; ``max_tokens`` is requi
 EXCLUDES ``cache_read_input_tokens`` and ``cache_creation_input_tokens``; a stream is named events —
 ``message_start``, ``content_block_start``, ``ping``, ``content_block_delta`` (``text_delta`` /
 ``input_json_delta``), ``content_block_stop``, ``message_delta`` (stop reason, output tokens),
-``message_stop`` — and may carry ``event: error`` after the 200; overload is 529 ``overloaded_error``.
+``message_stop`` — and may carry ``event: error`` after the 200; overload is 529 ``overloaded_error``. A
+thinking block streams as a start with empty ``thinking`` and ``signature``, ``thinking_delta`` pieces and one
+``signature_delta`` before its stop; a ``redacted_thinking`` block arrives whole in its start event; output
+tokens include the thinking. Requests are read and checked in :mod:`._anthropic_request`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from ._anthropic_request import check_history, error, parse_turn, refuse_part, request_key, validate
 from ._behaviour import Behaviour, behaviour_of
+from ._parts import PartError
+from ._reasoning import redacted_data, thinking_signature, thought_text
 from ._turn import Answer, Turn, Usage, answer, usage_of
 from ._wire import (
     FAIL_ONCE,
@@ -27,8 +33,6 @@ from ._wire import (
     EventStream,
     RequestBodyError,
     answered,
-    bad_key,
-    bearer,
     dumps,
     json_response,
     new_id,
@@ -37,48 +41,13 @@ from ._wire import (
 
 __all__ = ["anthropic_models", "anthropic_routes", "authenticate", "batch_message", "error_response"]
 
-_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "billing_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
-_MESSAGES = {
-    429: "Number of request tokens has exceeded your per-minute rate limit (emulated by the Atriumn sandbox).",
-    529: "Overloaded",
-}
 _LIMIT_REQUESTS = 4_000
 _LIMIT_TOKENS = 2_000_000
 
-
-def _error(status: int, message: str | None = None, headers: dict[str, str] | None = None) -> Response:
-    """An error in Anthropic's shape."""
-    request_id = new_id("req_")
-    body = {
-        "type": "error",
-        "error": {
-            "type": _TYPES.get(status, "api_error"),
-            "message": message or _MESSAGES.get(status, f"Emulated error {status} (Atriumn sandbox)."),
-        },
-        "request_id": request_id,
-    }
-    return json_response(body, status, {"request-id": request_id, **(headers or {})})
-
-
-def _auth(request: Request) -> tuple[str, Response | None]:
-    key = request.headers.get("x-api-key") or bearer(request)
-    if not key:
-        return "", _error(401, "x-api-key header is required")
-    if bad_key(key):
-        return key, _error(401, "invalid x-api-key")
-    if not request.headers.get("anthropic-version"):
-        return key, _error(400, "anthropic-version: header is required")
-    return key, None
+#: An error response in Anthropic's shape: ``error_response(status, message, headers=)``.
+error_response = _error = error
+#: The API key of a request, or the error Anthropic answers without a valid key and ``anthropic-version``.
+authenticate = _auth = request_key
 
 
 _reset_cache: tuple[int, str] = (0, "")
@@ -122,80 +91,24 @@ def _fault(key: str, model: str, behaviour: Behaviour) -> Response | None:
     return _error(status, headers=headers)
 
 
-def _block_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(b.get("text", "")) for b in content if isinstance(b, dict) and b.get("type") == "text")
-    return ""
-
-
-def parse_turn(body: dict[str, Any]) -> Turn:
-    """A :class:`Turn` from a Messages request body (validated by the caller)."""
-    turn = Turn(system=_block_text(body.get("system")))
-    messages: list[Any] = body["messages"]
-    for message in messages:
-        if not isinstance(message, dict):
-            continue
-        content = message.get("content")
-        results = [
-            _block_text(b.get("content"))
-            for b in (content if isinstance(content, list) else ())
-            if isinstance(b, dict) and b.get("type") == "tool_result"
-        ]
-        text = _block_text(content)
-        turn.texts.append(text)
-        turn.texts.extend(results)
-        if message.get("role") == "user":
-            if text or not results:
-                turn.last_user = text
-            turn.tool_result = "\n".join(results) if results else None
-        else:
-            turn.tool_result = None
-    for tool in body.get("tools") or ():
-        if isinstance(tool, dict) and isinstance(tool.get("name"), str) and "input_schema" in tool:
-            schema = tool["input_schema"]
-            turn.tools.append((tool["name"], schema if isinstance(schema, dict) else {}))
-    choice = body.get("tool_choice")
-    if isinstance(choice, dict):
-        if choice.get("type") == "none":
-            turn.tools_disabled = True
-        elif choice.get("type") == "tool":
-            turn.forced_tool = choice.get("name")
-    fmt = (body.get("output_config") or {}).get("format") or body.get("output_format")
-    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
-        schema = fmt.get("schema")
-        turn.schema = schema if isinstance(schema, dict) else {}
-        turn.json_mode = True
-    turn.max_tokens = body["max_tokens"]
-    return turn
-
-
-def _validate(body: dict[str, Any]) -> Response | None:
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        return _error(400, "model: Field required")
-    max_tokens = body.get("max_tokens")
-    if max_tokens is None:
-        return _error(400, "max_tokens: Field required")
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
-        return _error(400, "max_tokens: Input should be a valid integer greater than or equal to 1")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        return _error(
-            400, "messages: Field required" if messages is None else "messages: at least one message is required"
-        )
-    return None
-
-
-def _usage(usage: Usage, output: int) -> dict[str, Any]:
-    return {
+def _usage(usage: Usage, output: int, prepared: _Prepared | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {
         "input_tokens": usage.uncached,
         "cache_creation_input_tokens": usage.cache_write,
         "cache_read_input_tokens": usage.cached,
-        "output_tokens": output,
-        "service_tier": "standard",
     }
+    if prepared is not None and (usage.cache_write or prepared.turn.cache_ttls):
+        # The write lands in the bucket of the first breakpoint's TTL (5 minutes unless it says 1h).
+        hour = bool(prepared.turn.cache_ttls) and prepared.turn.cache_ttls[0] == "1h"
+        doc["cache_creation"] = {
+            "ephemeral_5m_input_tokens": 0 if hour else usage.cache_write,
+            "ephemeral_1h_input_tokens": usage.cache_write if hour else 0,
+        }
+    doc["output_tokens"] = output
+    if usage.thinking and prepared is not None:
+        doc["output_tokens_details"] = {"thinking_tokens": usage.thinking}
+    doc["service_tier"] = "standard"
+    return doc
 
 
 def _stop(reply: Answer) -> str:
@@ -204,8 +117,9 @@ def _stop(reply: Answer) -> str:
     return "max_tokens" if reply.truncated else "end_turn"
 
 
-def _content(reply: Answer, mid: str) -> list[dict[str, Any]]:
-    content: list[dict[str, Any]] = []
+def _content(prepared: _Prepared, mid: str) -> list[dict[str, Any]]:
+    reply = prepared.reply
+    content: list[dict[str, Any]] = [dict(b) for b in prepared.thinking]
     if reply.text or not reply.tool_calls:
         content.append({"type": "text", "text": reply.text})
     for i, call in enumerate(reply.tool_calls):
@@ -220,12 +134,38 @@ def _event(name: bytes, doc: Any) -> bytes:
 _PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 
 
-def _events(model: str, reply: Answer, usage: Usage, behaviour: Behaviour, mid: str) -> Iterator[bytes]:
+def _delta(index: int, delta: dict[str, Any]) -> bytes:
+    return _event(b"content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+
+
+def _start(index: int, block: dict[str, Any]) -> bytes:
+    return _event(b"content_block_start", {"type": "content_block_start", "index": index, "content_block": block})
+
+
+def _stop_event(index: int) -> bytes:
+    return _event(b"content_block_stop", {"type": "content_block_stop", "index": index})
+
+
+def _thinking_events(block: dict[str, Any], index: int) -> Iterator[bytes]:
+    """A thinking block streamed as the API streams it: an empty start, ``thinking_delta`` pieces and a
+    ``signature_delta``; a redacted block arrives whole in its start event."""
+    if block["type"] == "redacted_thinking":
+        yield _start(index, block)
+    else:
+        yield _start(index, {"type": "thinking", "thinking": "", "signature": ""})
+        for piece in Answer(block["thinking"]).chunks:
+            yield _delta(index, {"type": "thinking_delta", "thinking": piece})
+        yield _delta(index, {"type": "signature_delta", "signature": block["signature"]})
+    yield _stop_event(index)
+
+
+def _events(prepared: _Prepared, mid: str) -> Iterator[bytes]:
+    reply, usage, behaviour = prepared.reply, prepared.usage, prepared.behaviour
     message: dict[str, Any] = {
         "id": mid,
         "type": "message",
         "role": "assistant",
-        "model": model,
+        "model": prepared.model,
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
@@ -233,13 +173,17 @@ def _events(model: str, reply: Answer, usage: Usage, behaviour: Behaviour, mid: 
     }
     yield _event(b"message_start", {"type": "message_start", "message": message})
     index = 0
-    pinged = False
+    for block in prepared.thinking:
+        for i, event in enumerate(_thinking_events(block, index)):
+            yield event
+            if index == 0 and i == 0:
+                yield _PING
+        index += 1
     if reply.text or not reply.tool_calls:
-        start = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
-        yield _event(b"content_block_start", start)
-        yield _PING
-        pinged = True
-        prefix = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+        yield _start(index, {"type": "text", "text": ""})
+        if index == 0:
+            yield _PING
+        prefix = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,' % index
         for i, piece in enumerate(reply.chunks):
             if behaviour.cut_after is not None and i == behaviour.cut_after:
                 return
@@ -248,25 +192,22 @@ def _events(model: str, reply: Answer, usage: Usage, behaviour: Behaviour, mid: 
                 yield _event(b"error", {"type": "error", "error": error})
                 return
             yield prefix + b'"delta":{"type":"text_delta","text":' + dumps(piece) + b"}}\n\n"
-        yield _event(b"content_block_stop", {"type": "content_block_stop", "index": 0})
-        index = 1
+        yield _stop_event(index)
+        index += 1
     for i, call in enumerate(reply.tool_calls):
-        block = {"type": "tool_use", "id": f"toolu_{mid[-12:]}_{i}", "name": call.name, "input": {}}
-        yield _event(b"content_block_start", {"type": "content_block_start", "index": index, "content_block": block})
-        if not pinged:
+        yield _start(index, {"type": "tool_use", "id": f"toolu_{mid[-12:]}_{i}", "name": call.name, "input": {}})
+        if index == 0:
             yield _PING
-            pinged = True
         args = call.arguments_json
         half = len(args) // 2
         for fragment in (args[:half], args[half:]):
-            delta = {"type": "input_json_delta", "partial_json": fragment}
-            yield _event(b"content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
-        yield _event(b"content_block_stop", {"type": "content_block_stop", "index": index})
+            yield _delta(index, {"type": "input_json_delta", "partial_json": fragment})
+        yield _stop_event(index)
         index += 1
     end: dict[str, Any] = {
         "type": "message_delta",
         "delta": {"stop_reason": _stop(reply), "stop_sequence": None},
-        "usage": {"output_tokens": usage.output},
+        "usage": {"output_tokens": usage.output + usage.thinking},
     }
     yield _event(b"message_delta", end)
     yield b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
@@ -274,19 +215,38 @@ def _events(model: str, reply: Answer, usage: Usage, behaviour: Behaviour, mid: 
 
 @dataclasses.dataclass(frozen=True)
 class _Prepared:
-    """The answer to one Messages request, before it is rendered as a JSON document or a stream."""
+    """The answer to one Messages request, before it is rendered as a JSON document or a stream
+    (``thinking``: the thinking blocks that open it, for a ``reason`` model that thinks)."""
 
     model: str
     behaviour: Behaviour
+    turn: Turn
     reply: Answer
     usage: Usage
     request_id: str
     headers: dict[str, str]
+    thinking: tuple[dict[str, Any], ...] = ()
+
+
+def _thinking_blocks(
+    body: dict[str, Any], behaviour: Behaviour, turn: Turn, reply: Answer
+) -> tuple[dict[str, Any], ...]:
+    """The thinking blocks of the answer: a signed ``thinking`` block (its text left out, the signature kept,
+    with ``display: "omitted"``), then, for ``redacted`` models, a ``redacted_thinking`` block."""
+    if not turn.thinking:
+        return ()
+    text = thought_text(turn, reply)
+    thinking = body.get("thinking")
+    shown = "" if isinstance(thinking, dict) and thinking.get("display") == "omitted" else text
+    blocks: list[dict[str, Any]] = [{"type": "thinking", "thinking": shown, "signature": thinking_signature(shown)}]
+    if behaviour.redacted:
+        blocks.append({"type": "redacted_thinking", "data": redacted_data(text)})
+    return tuple(blocks)
 
 
 def _prepare(key: str, body: dict[str, Any]) -> Response | _Prepared:
     """The error response a Messages body gets, or its prepared answer."""
-    invalid = _validate(body)
+    invalid = validate(body)
     if invalid is not None:
         return invalid
     model: str = body["model"]
@@ -294,24 +254,32 @@ def _prepare(key: str, body: dict[str, Any]) -> Response | _Prepared:
     fault = _fault(key, model, behaviour)
     if fault is not None:
         return fault
-    turn = parse_turn(body)
+    invalid = check_history(body, behaviour)
+    if invalid is not None:
+        return invalid
+    try:
+        turn = parse_turn(body, behaviour)
+    except PartError as exc:
+        return refuse_part(exc)
     reply = answer(turn, behaviour)
     usage = usage_of(turn, behaviour, reply)
     request_id = new_id("req_")
     headers = {"request-id": request_id, **_rate_headers(usage.prompt)}
-    return _Prepared(model, behaviour, reply, usage, request_id, headers)
+    thinking = _thinking_blocks(body, behaviour, turn, reply)
+    return _Prepared(model, behaviour, turn, reply, usage, request_id, headers, thinking)
 
 
 def _message(prepared: _Prepared, mid: str) -> dict[str, Any]:
+    usage = prepared.usage
     return {
         "id": mid,
         "type": "message",
         "role": "assistant",
         "model": prepared.model,
-        "content": _content(prepared.reply, mid),
+        "content": _content(prepared, mid),
         "stop_reason": _stop(prepared.reply),
         "stop_sequence": None,
-        "usage": _usage(prepared.usage, prepared.usage.output),
+        "usage": _usage(usage, usage.output + usage.thinking, prepared),
     }
 
 
@@ -330,7 +298,7 @@ async def messages(request: Request) -> Response:
     mid = new_id("msg_")
     if body.get("stream") is True:
         behaviour = prepared.behaviour
-        events = _events(prepared.model, prepared.reply, prepared.usage, behaviour, mid)
+        events = _events(prepared, mid)
         return EventStream(events, prepared.headers, delay=behaviour.delay, cut=behaviour.cut_after is not None)
     return json_response(_message(prepared, mid), headers=prepared.headers)
 
@@ -342,12 +310,6 @@ def batch_message(key: str, params: dict[str, Any]) -> Answered:
     if isinstance(prepared, Response):
         return answered(prepared, "request-id")
     return Answered(200, _message(prepared, new_id("msg_")), prepared.request_id)
-
-
-#: An error response in Anthropic's shape: ``error_response(status, message, headers=)``.
-error_response = _error
-#: The API key of a request, or the error Anthropic answers without a valid key and ``anthropic-version``.
-authenticate = _auth
 
 
 def _model_doc(model: str) -> dict[str, Any]:
@@ -362,7 +324,7 @@ async def anthropic_models(request: Request) -> Response:
     model = request.path_params.get("model")
     if model is not None:
         return json_response(_model_doc(model))
-    data = [_model_doc(m) for m in ("echo", "tool", "json", "overloaded")]
+    data = [_model_doc(m) for m in ("echo", "tool", "json", "inspect", "claude-reason", "overloaded")]
     return json_response({"data": data, "has_more": False, "first_id": "echo", "last_id": "overloaded"})
 
 

@@ -29,7 +29,7 @@ class Behaviour:
     """The parsed markers of one model name.
 
     Attributes:
-        kind: ``echo``, ``tool``, ``json``, ``bad-json`` or ``chunks``.
+        kind: ``echo``, ``tool``, ``steps``, ``json``, ``bad-json``, ``inspect`` or ``chunks``.
         chunks: for ``chunks``: how many text chunks to stream.
         error_status: answer every request with this HTTP error (``error-<status>``, ``overloaded``).
         retry_after: seconds in ``Retry-After`` (and Gemini's ``retryDelay``) of an error answer.
@@ -39,8 +39,14 @@ class Behaviour:
         cache: report the system prompt as read from the provider's prompt cache.
         cache_write: Anthropic: report it as written to the cache instead (``cache-write``).
         think: report reasoning/thinking tokens.
+        reason: a reasoning model (``reason``): thinking blocks and signatures, thought parts and signatures,
+            Groq's ``reasoning``, reasoning tokens; a replayed conversation must carry them back.
+        redacted: Anthropic ``reason`` models also return a ``redacted_thinking`` block (``redacted``).
         delay: seconds to wait before each streamed chunk (and before a JSON answer).
         text: the answer's text when the name fixes it (``chunks-N``, stream faults), else ``None``.
+        parallel: ``steps``: call every offered tool in one round instead of one per round.
+        unknown_tool: ``steps``: after the offered tools, one more round calling ``no_such_tool``.
+        once: ``bad-json-once``: answer non-JSON only while the conversation has no answer of the model yet.
     """
 
     kind: str = "echo"
@@ -53,8 +59,13 @@ class Behaviour:
     cache: bool = False
     cache_write: bool = False
     think: bool = False
+    reason: bool = False
+    redacted: bool = False
     delay: float = 0.0
     text: str | None = None
+    parallel: bool = False
+    unknown_tool: bool = False
+    once: bool = False
 
 
 @functools.lru_cache(maxsize=2048)
@@ -67,6 +78,10 @@ def behaviour_of(model: str) -> Behaviour:
         kind, chunks = "chunks", int(match.group(1))
     elif "bad-json" in name:
         kind = "bad-json"
+    elif "inspect" in name:
+        kind = "inspect"
+    elif "steps" in name:
+        kind = "steps"
     elif "tool" in name:
         kind = "tool"
     elif "json" in name:
@@ -103,8 +118,13 @@ def behaviour_of(model: str) -> Behaviour:
         cache="cache" in name,
         cache_write="cache-write" in name,
         think="think" in name,
+        reason="reason" in name,
+        redacted="redacted" in name,
         delay=delay,
         text=text,
+        parallel="parallel" in name,
+        unknown_tool="unknown" in name,
+        once="bad-json-once" in name,
     )
 
 

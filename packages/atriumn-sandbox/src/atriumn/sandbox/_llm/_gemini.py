@@ -7,13 +7,15 @@ framing and no ``[DONE]`` (without ``alt=sse`` it is one JSON array); usage in `
 ``promptTokenCount`` INCLUDES ``cachedContentTokenCount`` and ``totalTokenCount`` includes
 ``thoughtsTokenCount``; errors are ``{"error": {code, message, status, details}}``, a 429 carrying a
 ``RetryInfo`` detail with ``retryDelay``. A missing key is 403 ``PERMISSION_DENIED`` and a bad one 400
-``INVALID_ARGUMENT`` with reason ``API_KEY_INVALID``, as the real API answers.
+``INVALID_ARGUMENT`` with reason ``API_KEY_INVALID``, as the real API answers. A thinking model's thought
+summary is a ``{"text", "thought": true}`` part (streamed first), and its ``thoughtSignature`` rides on the
+first ``functionCall`` part (else the first text part). Requests are read in :mod:`._gemini_request`; explicit
+caches live in :mod:`._gemini_caches`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,14 +25,17 @@ from starlette.routing import BaseRoute, Route
 
 from ._behaviour import Behaviour, behaviour_of
 from ._embeddings import embedding_floats
-from ._turn import Answer, Turn, Usage, answer, usage_of
+from ._gemini_caches import CACHES, cache_routes, not_found
+from ._gemini_request import MESSAGES, error, field, include_thoughts, parse_turn, parts_text, request_key
+from ._parts import PartError
+from ._reasoning import gemini_history_error, thought_signature, thought_text
+from ._turn import Answer, Usage, answer, usage_of
 from ._wire import (
     FAIL_ONCE,
     Answered,
     EventStream,
     RequestBodyError,
     answered,
-    bad_key,
     dumps,
     json_response,
     new_id,
@@ -39,51 +44,10 @@ from ._wire import (
 
 __all__ = ["authenticate", "batch_generate", "error_response", "field", "gemini_routes"]
 
-_STATUS = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    409: "ABORTED",
-    429: "RESOURCE_EXHAUSTED",
-    499: "CANCELLED",
-    500: "INTERNAL",
-    501: "NOT_IMPLEMENTED",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
-_MESSAGES = {
-    429: "Resource has been exhausted (e.g. check quota). (emulated by the Atriumn sandbox)",
-    503: "The model is overloaded. Please try again later. (emulated by the Atriumn sandbox)",
-}
-_ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
-
-
-def _error(
-    status: int, message: str | None = None, details: list[Any] | None = None, headers: dict[str, str] | None = None
-) -> Response:
-    """An error in Google's shape."""
-    error = {
-        "code": status,
-        "message": message or _MESSAGES.get(status, f"Emulated error {status} (Atriumn sandbox)."),
-        "status": _STATUS.get(status, "UNKNOWN"),
-        "details": details or [],
-    }
-    return json_response({"error": error}, status, {"x-request-id": new_id("req_"), **(headers or {})})
-
-
-def _auth(request: Request) -> tuple[str, Response | None]:
-    key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
-    if not key:
-        return "", _error(
-            403,
-            "Method doesn't allow unregistered callers (callers without established identity). "
-            "Please use API Key or other form of API consumer identity to call this API.",
-        )
-    if bad_key(key):
-        info = {"@type": _ERROR_INFO, "reason": "API_KEY_INVALID", "domain": "googleapis.com"}
-        return key, _error(400, "API key not valid. Please pass a valid API key.", [info])
-    return key, None
+#: An error response in Google's shape: ``error_response(status, message, details, headers)``.
+error_response = _error = error
+#: The API key of a request, or the error Gemini answers without a valid one.
+authenticate = _auth = request_key
 
 
 def _fault(key: str, model: str, behaviour: Behaviour) -> Response | None:
@@ -102,85 +66,20 @@ def _fault(key: str, model: str, behaviour: Behaviour) -> Response | None:
     return _error(status)
 
 
-def _get(doc: Any, camel: str, snake: str) -> Any:
-    if not isinstance(doc, dict):
-        return None
-    value = doc.get(camel)
-    return doc.get(snake) if value is None else value
-
-
-def _parts_text(content: Any) -> str:
-    parts = _get(content, "parts", "parts")
-    if isinstance(content, str):
-        return content
-    if not isinstance(parts, list):
-        return ""
-    return "".join(str(p["text"]) for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str))
-
-
-def _response_text(response: Any) -> str:
-    if isinstance(response, dict) and len(response) == 1:
-        only = next(iter(response.values()))
-        if isinstance(only, str):
-            return only
-    return json.dumps(response)
-
-
-def parse_turn(body: dict[str, Any]) -> Turn:
-    """A :class:`Turn` from a generateContent request body (validated by the caller)."""
-    turn = Turn(system=_parts_text(_get(body, "systemInstruction", "system_instruction")))
-    for content in body["contents"]:
-        text = _parts_text(content)
-        parts = _get(content, "parts", "parts") or []
-        results = [
-            _response_text(_get(r, "response", "response"))
-            for p in parts
-            if isinstance(p, dict) and (r := _get(p, "functionResponse", "function_response")) is not None
-        ]
-        turn.texts.append(text)
-        turn.texts.extend(results)
-        if (_get(content, "role", "role") or "user") == "user":
-            if text or not results:
-                turn.last_user = text
-            turn.tool_result = "\n".join(results) if results else None
-        else:
-            turn.tool_result = None
-    for tool in body.get("tools") or ():
-        for decl in _get(tool, "functionDeclarations", "function_declarations") or ():
-            name = _get(decl, "name", "name")
-            if isinstance(name, str):
-                schema = _get(decl, "parametersJsonSchema", "parameters_json_schema") or _get(
-                    decl, "parameters", "parameters"
-                )
-                turn.tools.append((name, schema if isinstance(schema, dict) else {}))
-    calling = _get(_get(body, "toolConfig", "tool_config"), "functionCallingConfig", "function_calling_config")
-    mode = str(_get(calling, "mode", "mode") or "").upper()
-    if mode == "NONE":
-        turn.tools_disabled = True
-    allowed = _get(calling, "allowedFunctionNames", "allowed_function_names")
-    if isinstance(allowed, list) and allowed:
-        turn.forced_tool = str(allowed[0])
-    config = _get(body, "generationConfig", "generation_config") or {}
-    schema = _get(config, "responseJsonSchema", "response_json_schema") or _get(
-        config, "responseSchema", "response_schema"
-    )
-    if isinstance(schema, dict):
-        turn.schema = schema
-    turn.json_mode = _get(config, "responseMimeType", "response_mime_type") == "application/json"
-    limit = _get(config, "maxOutputTokens", "max_output_tokens")
-    turn.max_tokens = limit if isinstance(limit, int) and not isinstance(limit, bool) else None
-    return turn
-
-
 def _usage(usage: Usage) -> dict[str, Any]:
+    details = [{"modality": "TEXT", "tokenCount": usage.text}]
+    for modality, count in (("IMAGE", usage.images), ("AUDIO", usage.audio), ("DOCUMENT", usage.documents)):
+        if count:
+            details.append({"modality": modality, "tokenCount": count})
     doc: dict[str, Any] = {
         "promptTokenCount": usage.prompt,
         "candidatesTokenCount": usage.output,
         "totalTokenCount": usage.prompt + usage.output + usage.thinking,
-        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": usage.prompt}],
+        "promptTokensDetails": details,
     }
     if usage.cached:
         doc["cachedContentTokenCount"] = usage.cached
+        doc["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": usage.cached}]
     if usage.thinking:
         doc["thoughtsTokenCount"] = usage.thinking
     return doc
@@ -204,59 +103,147 @@ def _response(
     return doc
 
 
-def _call_parts(reply: Answer) -> list[dict[str, Any]]:
-    return [{"functionCall": {"name": c.name, "args": c.arguments}} for c in reply.tool_calls]
-
-
-def _chunks(model: str, rid: str, reply: Answer, usage: Usage, behaviour: Behaviour) -> Iterator[dict[str, Any]]:
-    pieces = reply.chunks
-    calls = _call_parts(reply)
-    for i, piece in enumerate(pieces):
-        last = i == len(pieces) - 1 and not calls
-        yield _response(model, rid, [{"text": piece}], _finish(reply) if last else None, usage if last else None)
-    if calls or not pieces:
-        yield _response(model, rid, calls or [{"text": ""}], _finish(reply), usage)
-
-
-def _sse(model: str, rid: str, reply: Answer, usage: Usage, behaviour: Behaviour) -> Iterator[bytes]:
-    for i, doc in enumerate(_chunks(model, rid, reply, usage, behaviour)):
-        if behaviour.cut_after is not None and i == behaviour.cut_after:
-            return
-        if behaviour.error_after is not None and i == behaviour.error_after:
-            error = {"code": 503, "message": _MESSAGES[503], "status": "UNAVAILABLE"}
-            yield b'data: {"error":' + dumps(error) + b"}\r\n\r\n"
-            return
-        yield b"data: " + dumps(doc) + b"\r\n\r\n"
-
-
 @dataclasses.dataclass(frozen=True)
 class _Prepared:
-    """The answer to one generateContent request, before it is rendered as a JSON document or a stream."""
+    """The answer to one generateContent request, before it is rendered as a JSON document or a stream.
+
+    ``thought``: the thinking of a ``reason`` model that thinks (its parts are signed), else ``None``;
+    ``summary``: whether its thought summary is returned (``includeThoughts``).
+    """
 
     model: str
     behaviour: Behaviour
     reply: Answer
     usage: Usage
+    thought: str | None = None
+    summary: bool = False
+
+
+def _call_parts(prepared: _Prepared) -> list[dict[str, Any]]:
+    """The functionCall parts; with thinking, the first carries the thought signature (as Gemini 3 does)."""
+    parts: list[dict[str, Any]] = []
+    for i, call in enumerate(prepared.reply.tool_calls):
+        part: dict[str, Any] = {"functionCall": {"name": call.name, "args": call.arguments}}
+        if i == 0 and prepared.thought is not None:
+            part["thoughtSignature"] = thought_signature((call.name, call.arguments), prepared.thought)
+        parts.append(part)
+    return parts
+
+
+def _text_part(prepared: _Prepared, text: str, first: bool) -> dict[str, Any]:
+    """A text part; with thinking and no function call, the first one carries the thought signature."""
+    part: dict[str, Any] = {"text": text}
+    if first and prepared.thought is not None and not prepared.reply.tool_calls:
+        part["thoughtSignature"] = thought_signature(None, prepared.thought)
+    return part
+
+
+def _thought_parts(prepared: _Prepared) -> list[dict[str, Any]]:
+    return [{"text": prepared.thought, "thought": True}] if prepared.summary and prepared.thought else []
+
+
+def _chunks(prepared: _Prepared, rid: str) -> Iterator[dict[str, Any]]:
+    """The streamed responses: the thought summary (if asked), one per word, then the function calls."""
+    model, reply, usage = prepared.model, prepared.reply, prepared.usage
+    thoughts = _thought_parts(prepared)
+    if thoughts:
+        yield _response(model, rid, thoughts, None, None)
+    pieces = reply.chunks
+    calls = _call_parts(prepared)
+    for i, piece in enumerate(pieces):
+        last = i == len(pieces) - 1 and not calls
+        parts = [_text_part(prepared, piece, i == 0)]
+        yield _response(model, rid, parts, _finish(reply) if last else None, usage if last else None)
+    if calls or not pieces:
+        yield _response(model, rid, calls or [_text_part(prepared, "", True)], _finish(reply), usage)
+
+
+def _sse(prepared: _Prepared, rid: str) -> Iterator[bytes]:
+    behaviour = prepared.behaviour
+    skip = 1 if _thought_parts(prepared) else 0  # stream faults count text chunks, not the thought summary
+    for i, doc in enumerate(_chunks(prepared, rid), start=-skip):
+        if behaviour.cut_after is not None and i == behaviour.cut_after:
+            return
+        if behaviour.error_after is not None and i == behaviour.error_after:
+            err = {"code": 503, "message": MESSAGES[503], "status": "UNAVAILABLE"}
+            yield b'data: {"error":' + dumps(err) + b"}\r\n\r\n"
+            return
+        yield b"data: " + dumps(doc) + b"\r\n\r\n"
+
+
+def _with_cache(model: str, key: str, body: dict[str, Any], contents: list[Any]) -> Response | tuple[Any, Any]:
+    """``(the request as the model sees it, the cache)``: a cache's contents, system instruction and tools
+    prepended, when ``cachedContent`` names one; else ``(body, None)``; or the error Gemini answers."""
+    name = field(body, "cachedContent", "cached_content")
+    if name is None:
+        return body, None
+    cache = CACHES.get(key, str(name))
+    if cache is None:
+        return not_found()
+    if cache.model.removeprefix("models/") != model:
+        message = (
+            f"Model used by GenerateContent request (models/{model}) and CachedContent ({cache.model}) has to be "
+            "the same."
+        )
+        return _error(400, message)
+    if any(field(body, *names) is not None for names in _CACHED_MEMBERS):
+        message = (
+            "CachedContent can not be used with GenerateContent request setting system_instruction, tools or "
+            "tool_config.\n\nProposed fix: move those values to CachedContent from GenerateContent request."
+        )
+        return _error(400, message)
+    merged = {
+        **body,
+        "contents": [*cache.contents, *contents],
+        "systemInstruction": cache.system,
+        "tools": cache.tools,
+        "toolConfig": cache.tool_config,
+    }
+    return merged, cache
+
+
+_CACHED_MEMBERS = (
+    ("systemInstruction", "system_instruction"),
+    ("tools", "tools"),
+    ("toolConfig", "tool_config"),
+)
 
 
 def _prepare(model: str, key: str, body: dict[str, Any]) -> Response | _Prepared:
     """The error response a generateContent body gets, or its prepared answer."""
-    contents = _get(body, "contents", "contents")
+    contents = field(body, "contents", "contents")
     if not isinstance(contents, list) or not contents:
         return _error(400, "* GenerateContentRequest.contents: contents is not specified")
     behaviour = behaviour_of(model)
     fault = _fault(key, model, behaviour)
     if fault is not None:
         return fault
-    turn = parse_turn({**body, "contents": contents})
+    resolved = _with_cache(model, key, body, contents)
+    if isinstance(resolved, Response):
+        return resolved
+    seen, cache = resolved
+    try:
+        turn = parse_turn({**seen, "contents": seen.get("contents", contents)}, behaviour)
+    except PartError as exc:
+        return _error(400, exc.message)
+    if cache is not None:
+        turn.cached_content, turn.cached_tokens = cache.name, cache.tokens
+    if behaviour.reason:
+        problem = gemini_history_error(contents, turn.thinking)
+        if problem is not None:
+            return _error(400, problem)
     reply = answer(turn, behaviour)
     usage = usage_of(turn, behaviour, reply)
-    return _Prepared(model, behaviour, reply, usage)
+    thought = thought_text(turn, reply) if turn.thinking else None
+    return _Prepared(model, behaviour, reply, usage, thought, include_thoughts(body))
 
 
 def _document(prepared: _Prepared, rid: str) -> dict[str, Any]:
     reply = prepared.reply
-    parts = ([{"text": reply.text}] if reply.text or not reply.tool_calls else []) + _call_parts(reply)
+    parts = _thought_parts(prepared)
+    if reply.text or not reply.tool_calls:
+        parts.append(_text_part(prepared, reply.text, True))
+    parts.extend(_call_parts(prepared))
     return _response(prepared.model, rid, parts, _finish(reply), prepared.usage)
 
 
@@ -264,15 +251,15 @@ async def _generate(request: Request, model: str, key: str, body: dict[str, Any]
     prepared = _prepare(model, key, body)
     if isinstance(prepared, Response):
         return prepared
-    reply, usage, behaviour = prepared.reply, prepared.usage, prepared.behaviour
+    behaviour = prepared.behaviour
     rid = new_id("")
     headers = {"x-request-id": rid}
     if not stream:
         return json_response(_document(prepared, rid), headers=headers)
     if request.query_params.get("alt") == "sse":
-        events = _sse(model, rid, reply, usage, behaviour)
+        events = _sse(prepared, rid)
         return EventStream(events, headers, delay=behaviour.delay, cut=behaviour.cut_after is not None)
-    return json_response(list(_chunks(model, rid, reply, usage, behaviour)), headers=headers)
+    return json_response(list(_chunks(prepared, rid)), headers=headers)
 
 
 def batch_generate(model: str, key: str, body: dict[str, Any]) -> Answered:
@@ -284,16 +271,8 @@ def batch_generate(model: str, key: str, body: dict[str, Any]) -> Answered:
     return Answered(200, _document(prepared, rid), rid)
 
 
-#: An error response in Google's shape: ``error_response(status, message, details, headers)``.
-error_response = _error
-#: The API key of a request, or the error Gemini answers without a valid one.
-authenticate = _auth
-#: A field of a request document by its camelCase or snake_case name (the API takes both).
-field = _get
-
-
 def _dimensions(doc: Any) -> int | None:
-    size = _get(doc, "outputDimensionality", "output_dimensionality")
+    size = field(doc, "outputDimensionality", "output_dimensionality")
     return size if isinstance(size, int) and not isinstance(size, bool) and 0 < size <= 8192 else None
 
 
@@ -303,15 +282,15 @@ def _embed(key: str, model: str, body: dict[str, Any], batch: bool) -> Response:
     if fault is not None:
         return fault
     if not batch:
-        content = _get(body, "content", "content")
+        content = field(body, "content", "content")
         if not isinstance(content, dict):
             return _error(400, "* EmbedContentRequest.content: content is not specified")
-        return json_response({"embedding": {"values": embedding_floats(_parts_text(content), _dimensions(body))}})
-    requests = _get(body, "requests", "requests")
+        return json_response({"embedding": {"values": embedding_floats(parts_text(content), _dimensions(body))}})
+    requests = field(body, "requests", "requests")
     if not isinstance(requests, list) or not requests:
         return _error(400, "* BatchEmbedContentsRequest.requests: requests is not specified")
     embeddings = [
-        {"values": embedding_floats(_parts_text(_get(r, "content", "content")), _dimensions(r))} for r in requests
+        {"values": embedding_floats(parts_text(field(r, "content", "content")), _dimensions(r))} for r in requests
     ]
     return json_response({"embeddings": embeddings})
 
@@ -356,12 +335,14 @@ async def models(request: Request) -> Response:
     model = request.path_params.get("model")
     if model is not None:
         return json_response(_model_doc(str(model).removeprefix("models/")))
-    return json_response({"models": [_model_doc(m) for m in ("echo", "tool", "json", "text-embedding")]})
+    names = ("echo", "tool", "json", "inspect", "gemini-3-reason", "text-embedding")
+    return json_response({"models": [_model_doc(m) for m in names]})
 
 
 def gemini_routes() -> list[BaseRoute]:
     """The Gemini routes (``/v1beta``, and ``/v1`` for the POST methods)."""
     return [
+        *cache_routes(),
         Route("/v1beta/models", models, methods=["GET"]),
         Route("/v1beta/models/{target:path}", call, methods=["POST"]),
         Route("/v1beta/models/{model:path}", models, methods=["GET"]),

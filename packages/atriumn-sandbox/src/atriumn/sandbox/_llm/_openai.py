@@ -5,7 +5,8 @@ carries ``usage: null`` on every chunk and a final ``choices: []`` chunk with th
 ``stream_options.include_usage`` is set, and ends with ``data: [DONE]``; an error inside a 200 stream is a
 ``data: {"error": ...}`` event (no ``[DONE]`` after it). Groq adds ``x_groq`` (its request id on the first
 and final chunk, the usage on the final chunk, ``x_groq.error`` for an error mid-stream) and timing fields
-in ``usage``.
+in ``usage``, and for reasoning models ``message.reasoning`` (streamed as ``delta.reasoning`` before the
+content). Requests are read and checked in :mod:`._openai_request`.
 """
 
 from __future__ import annotations
@@ -21,15 +22,16 @@ from starlette.routing import BaseRoute, Route
 
 from ._behaviour import Behaviour, behaviour_of
 from ._embeddings import embedding_base64, embedding_floats
-from ._turn import Answer, Turn, Usage, answer, count_tokens, usage_of
+from ._openai_request import error, parse_turn, refuse_part, request_key, validate
+from ._parts import PartError
+from ._reasoning import thought_text
+from ._turn import Answer, Usage, answer, count_tokens, usage_of
 from ._wire import (
     FAIL_ONCE,
     Answered,
     EventStream,
     RequestBodyError,
     answered,
-    bad_key,
-    bearer,
     dumps,
     go_duration,
     json_response,
@@ -39,21 +41,6 @@ from ._wire import (
 
 __all__ = ["authenticate", "batch_answer", "error_response", "openai_routes"]
 
-_TYPES = {
-    400: "invalid_request_error",
-    401: "invalid_request_error",
-    403: "invalid_request_error",
-    404: "invalid_request_error",
-    409: "invalid_request_error",
-    413: "invalid_request_error",
-    422: "invalid_request_error",
-    429: "requests",
-}
-_MESSAGES = {
-    429: "Rate limit reached for requests (emulated by the Atriumn sandbox).",
-    500: "The server had an error while processing your request (emulated by the Atriumn sandbox).",
-    503: "The engine is currently overloaded, please try again later (emulated by the Atriumn sandbox).",
-}
 _DONE = b"data: [DONE]\n\n"
 
 
@@ -73,39 +60,10 @@ OPENAI = _Flavour("openai", groq=False)
 GROQ = _Flavour("groq", groq=True)
 
 
-def _error(
-    status: int,
-    message: str | None = None,
-    *,
-    type_: str | None = None,
-    code: str | None = None,
-    param: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    """An error in OpenAI's shape (Groq's is the same)."""
-    body = {
-        "error": {
-            "message": message or _MESSAGES.get(status, f"Emulated error {status} (Atriumn sandbox)."),
-            "type": type_ or _TYPES.get(status, "server_error"),
-            "param": param,
-            "code": code if code is not None else ("rate_limit_exceeded" if status == 429 else None),
-        }
-    }
-    return json_response(body, status, {"x-request-id": new_id("req_"), **(headers or {})})
-
-
-def _auth(request: Request) -> tuple[str, Response | None]:
-    key = bearer(request)
-    if key is None:
-        return "", _error(
-            401,
-            "You didn't provide an API key. You need to provide your API key in an Authorization header using "
-            "Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-            code="invalid_api_key",
-        )
-    if bad_key(key):
-        return key, _error(401, f"Incorrect API key provided: {key[:7]}***.", code="invalid_api_key")
-    return key, None
+#: An error response in OpenAI's (and Groq's) shape: ``error_response(status, message, param=, code=, headers=)``.
+error_response = _error = error
+#: The API key of a request, or the 401 that OpenAI (and Groq) answer without a valid one.
+authenticate = _auth = request_key
 
 
 def _fault(flavour: _Flavour, key: str, model: str, behaviour: Behaviour) -> Response | None:
@@ -137,74 +95,6 @@ def _rate_headers(flavour: _Flavour, tokens: int, exhausted: str | None = None) 
     }
 
 
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") in ("text", None)
-        )
-    return ""
-
-
-def parse_turn(body: dict[str, Any]) -> Turn:
-    """A :class:`Turn` from a Chat Completions request body (validated by the caller)."""
-    turn = Turn()
-    messages: list[Any] = body["messages"]
-    system: list[str] = []
-    for message in messages:
-        if not isinstance(message, dict):
-            continue
-        role = message.get("role")
-        text = _text_of(message.get("content"))
-        if role in ("system", "developer"):
-            system.append(text)
-            continue
-        turn.texts.append(text)
-        if role == "user":
-            turn.last_user = text
-    turn.system = "\n".join(system)
-    last = messages[-1] if messages else None
-    if isinstance(last, dict) and last.get("role") in ("tool", "function"):
-        turn.tool_result = _text_of(last.get("content"))
-    for tool in body.get("tools") or ():
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if isinstance(function, dict) and isinstance(function.get("name"), str):
-            params = function.get("parameters")
-            turn.tools.append((function["name"], params if isinstance(params, dict) else {}))
-    choice = body.get("tool_choice")
-    if choice == "none":
-        turn.tools_disabled = True
-    elif isinstance(choice, dict):
-        turn.forced_tool = (choice.get("function") or {}).get("name")
-    fmt = body.get("response_format")
-    if isinstance(fmt, dict):
-        if fmt.get("type") == "json_schema":
-            schema = (fmt.get("json_schema") or {}).get("schema")
-            turn.schema = schema if isinstance(schema, dict) else {}
-            turn.json_mode = True
-        elif fmt.get("type") == "json_object":
-            turn.json_mode = True
-    limit = body.get("max_completion_tokens", body.get("max_tokens"))
-    turn.max_tokens = limit if isinstance(limit, int) and not isinstance(limit, bool) else None
-    return turn
-
-
-def _validate(body: dict[str, Any]) -> Response | None:
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        return _error(400, "you must provide a model parameter", param="model", code="missing_required_parameter")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        return _error(
-            400,
-            "Missing required parameter: 'messages'." if messages is None else "Invalid 'messages': empty array.",
-            param="messages",
-            code="missing_required_parameter" if messages is None else "empty_array",
-        )
-    return None
-
-
 def _usage(flavour: _Flavour, usage: Usage) -> dict[str, Any]:
     completion = usage.output + usage.thinking
     doc: dict[str, Any] = {
@@ -216,8 +106,12 @@ def _usage(flavour: _Flavour, usage: Usage) -> dict[str, Any]:
         doc.update(queue_time=0.0001, prompt_time=0.0001, completion_time=0.0001, total_time=0.0003)
         if usage.cached:
             doc["prompt_tokens_details"] = {"cached_tokens": usage.cached}
+        if usage.thinking:
+            doc["completion_tokens_details"] = {"reasoning_tokens": usage.thinking}
         return doc
-    doc["prompt_tokens_details"] = {"cached_tokens": usage.cached, "audio_tokens": 0}
+    doc["prompt_tokens_details"] = {"cached_tokens": usage.cached, "audio_tokens": usage.audio}
+    if usage.images:
+        doc["prompt_tokens_details"]["image_tokens"] = usage.images
     doc["completion_tokens_details"] = {
         "reasoning_tokens": usage.thinking,
         "audio_tokens": 0,
@@ -233,11 +127,15 @@ def _finish(reply: Answer) -> str:
     return "length" if reply.truncated else "stop"
 
 
-def _completion(flavour: _Flavour, model: str, reply: Answer, usage: Usage, cid: str, request_id: str) -> Any:
+def _completion(
+    flavour: _Flavour, model: str, reply: Answer, usage: Usage, cid: str, request_id: str, reasoning: str | None
+) -> Any:
     message: dict[str, Any] = {
         "role": "assistant",
         "content": reply.text if reply.text or not reply.tool_calls else None,
     }
+    if reasoning is not None:
+        message["reasoning"] = reasoning
     if not flavour.groq:
         message["refusal"] = None
         message["annotations"] = []
@@ -276,6 +174,7 @@ def _chunks(
     cid: str,
     request_id: str,
     include_usage: bool,
+    reasoning: str | None,
 ) -> Iterator[bytes]:
     created = int(time.time())
     head = f'data: {{"id":"{cid}","object":"chat.completion.chunk","created":{created},"model":{dumps(model).decode()},'
@@ -293,16 +192,18 @@ def _chunks(
         first["refusal"] = None
     x_groq = b',"x_groq":' + dumps({"id": request_id}) if flavour.groq else b""
     yield chunk(dumps(first), extra=x_groq)
+    for piece in Answer(reasoning or "").chunks:
+        yield chunk(b'{"reasoning":' + dumps(piece) + b"}")
     for i, piece in enumerate(reply.chunks):
         if behaviour.cut_after is not None and i == behaviour.cut_after:
             return
         if behaviour.error_after is not None and i == behaviour.error_after:
             if flavour.groq:
-                error = {"id": request_id, "error": "emulated error mid-stream (Atriumn sandbox)"}
-                yield chunk(b"{}", extra=b',"x_groq":' + dumps(error))
+                err = {"id": request_id, "error": "emulated error mid-stream (Atriumn sandbox)"}
+                yield chunk(b"{}", extra=b',"x_groq":' + dumps(err))
             else:
-                error = {"message": "emulated error mid-stream (Atriumn sandbox)", "type": "server_error"}
-                yield b'data: {"error":' + dumps({**error, "param": None, "code": None}) + b"}\n\n"
+                err = {"message": "emulated error mid-stream (Atriumn sandbox)", "type": "server_error"}
+                yield b'data: {"error":' + dumps({**err, "param": None, "code": None}) + b"}\n\n"
             return
         yield chunk(b'{"content":' + dumps(piece) + b"}")
     for i, call in enumerate(reply.tool_calls):
@@ -331,7 +232,8 @@ def _chunks(
 
 @dataclasses.dataclass(frozen=True)
 class _Prepared:
-    """The answer to one chat request, before it is rendered as a JSON document or a stream."""
+    """The answer to one chat request, before it is rendered as a JSON document or a stream (``reasoning``:
+    Groq's reasoning text, when the request asks for it parsed)."""
 
     model: str
     behaviour: Behaviour
@@ -339,11 +241,12 @@ class _Prepared:
     usage: Usage
     request_id: str
     headers: dict[str, str]
+    reasoning: str | None = None
 
 
 def _prepare(flavour: _Flavour, key: str, body: dict[str, Any]) -> Response | _Prepared:
     """The error response a Chat Completions body gets, or its prepared answer."""
-    invalid = _validate(body)
+    invalid = validate(body, groq=flavour.groq)
     if invalid is not None:
         return invalid
     model: str = body["model"]
@@ -351,9 +254,23 @@ def _prepare(flavour: _Flavour, key: str, body: dict[str, Any]) -> Response | _P
     fault = _fault(flavour, key, model, behaviour)
     if fault is not None:
         return fault
-    turn = parse_turn(body)
+    try:
+        turn = parse_turn(body, behaviour, groq=flavour.groq)
+    except PartError as exc:
+        return refuse_part(exc)
     reply = answer(turn, behaviour)
     usage = usage_of(turn, behaviour, reply)
+    reasoning: str | None = None
+    if flavour.groq and turn.thinking:
+        fmt = body.get("reasoning_format")
+        if fmt == "raw" and (turn.json_mode or turn.tools):
+            message = "reasoning_format=raw is not supported with JSON mode or tool use; use parsed or hidden."
+            return _error(400, message, param="reasoning_format")
+        thought = thought_text(turn, reply)
+        if fmt == "parsed" or body.get("include_reasoning") is True:
+            reasoning = thought
+        elif fmt == "raw":
+            reply = Answer(f"<think>\n{thought}\n</think>\n\n{reply.text}", reply.tool_calls, reply.truncated)
     request_id = new_id("req_")
     headers = {"x-request-id": request_id, **_rate_headers(flavour, usage.prompt)}
     if flavour.groq:
@@ -361,7 +278,7 @@ def _prepare(flavour: _Flavour, key: str, body: dict[str, Any]) -> Response | _P
     else:
         headers["openai-processing-ms"] = "1"
         headers["openai-version"] = "2020-10-01"
-    return _Prepared(model, behaviour, reply, usage, request_id, headers)
+    return _Prepared(model, behaviour, reply, usage, request_id, headers, reasoning)
 
 
 def _chat_endpoint(flavour: _Flavour) -> Any:
@@ -382,10 +299,19 @@ def _chat_endpoint(flavour: _Flavour) -> Any:
         if body.get("stream") is True:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             events = _chunks(
-                flavour, model, reply, usage, behaviour, cid=cid, request_id=request_id, include_usage=include_usage
+                flavour,
+                model,
+                reply,
+                usage,
+                behaviour,
+                cid=cid,
+                request_id=request_id,
+                include_usage=include_usage,
+                reasoning=prepared.reasoning,
             )
             return EventStream(events, headers, delay=behaviour.delay, cut=behaviour.cut_after is not None)
-        return json_response(_completion(flavour, model, reply, usage, cid, request_id), headers=headers)
+        doc = _completion(flavour, model, reply, usage, cid, request_id, prepared.reasoning)
+        return json_response(doc, headers=headers)
 
     return chat
 
@@ -435,21 +361,26 @@ def batch_answer(provider: str, url: str, key: str, body: dict[str, Any]) -> Ans
     if isinstance(prepared, Response):
         return answered(prepared)
     p = prepared
-    doc = _completion(flavour, p.model, p.reply, p.usage, new_id("chatcmpl-"), p.request_id)
+    doc = _completion(flavour, p.model, p.reply, p.usage, new_id("chatcmpl-"), p.request_id, p.reasoning)
     return Answered(200, doc, p.request_id)
-
-
-#: An error response in OpenAI's (and Groq's) shape: ``error_response(status, message, param=, code=, headers=)``.
-error_response = _error
-#: The API key of a request, or the 401 that OpenAI (and Groq) answer without a valid one.
-authenticate = _auth
 
 
 def _model_doc(model: str, owner: str) -> dict[str, Any]:
     return {"id": model, "object": "model", "created": 1_700_000_000, "owned_by": owner}
 
 
-_CATALOGUE = ("echo", "tool", "json", "chunks-50", "cache", "stream-cut", "stream-error", "overloaded")
+_CATALOGUE = (
+    "echo",
+    "tool",
+    "json",
+    "inspect",
+    "gpt-reason",
+    "chunks-50",
+    "cache",
+    "stream-cut",
+    "stream-error",
+    "overloaded",
+)
 
 
 def _models_endpoint(flavour: _Flavour) -> Any:
