@@ -11,7 +11,10 @@ from typing import Any
 from atriumn.ai import AsyncChatClient, BatchRequest, ChatClient
 from atriumn.sandbox import Sandbox
 
-PROVIDERS = ["openai", "anthropic", "gemini", "groq"]
+from ._sandbox import PROVIDERS, sandbox_chat_options
+
+__all__ = ["MODELS", "PROVIDERS", "call", "close", "collect", "make_client", "requests", "sandbox_options"]
+
 #: Priced models the sandbox answers with its echo model.
 MODELS = {
     "openai": "openai:gpt-4o-mini",
@@ -21,21 +24,16 @@ MODELS = {
 }
 
 
-def base_urls(sandbox: Sandbox) -> dict[str, str]:
-    """The sandbox as every provider's base URL (docs/sandbox-llm.md)."""
-    url = sandbox.url
-    return {"openai": f"{url}/v1", "anthropic": url, "gemini": url, "groq": url}
+def sandbox_options(sandbox: Sandbox, **extra: Any) -> dict[str, Any]:
+    """``ChatClient(**...)`` arguments for the sandbox with fresh keys (``test-<provider>-secretkey-<hex>``: the
+    marker must never surface in errors or telemetry), and no environment."""
+    return sandbox_chat_options(sandbox.url, f"secretkey-{uuid.uuid4().hex[:10]}", environ={}, **extra)
 
 
-def fresh_keys() -> dict[str, str]:
-    """New keys for every provider, each holding a marker that must never surface in errors or telemetry."""
-    return {p: f"test-{p}-secretkey-{uuid.uuid4().hex[:10]}" for p in PROVIDERS}
-
-
-def make_client(sandbox: Sandbox, kind: str, keys: dict[str, str] | None = None, **options: Any) -> Any:
+def make_client(sandbox: Sandbox, kind: str, **options: Any) -> Any:
     """A sync or async chat client on the sandbox."""
     cls = ChatClient if kind == "sync" else AsyncChatClient
-    return cls(api_keys=keys or fresh_keys(), base_urls=base_urls(sandbox), environ={}, max_retries=0, **options)
+    return cls(**sandbox_options(sandbox, **options))
 
 
 async def call(obj: Any, method: str, *args: Any, **kwargs: Any) -> Any:

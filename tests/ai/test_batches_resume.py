@@ -16,7 +16,7 @@ import pytest
 from atriumn.ai import BatchJob, BatchLimits, BatchRequest, ChatClient
 from atriumn.sandbox import Sandbox
 
-from ._batches import MODELS, PROVIDERS, base_urls, fresh_keys
+from ._batches import MODELS, PROVIDERS, sandbox_options
 
 WORKER = Path(__file__).with_name("_batch_worker.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -40,11 +40,12 @@ def worker(command: str, path: Path, model: str, env: dict[str, str]) -> subproc
 
 
 def test_a_job_saved_by_a_killed_process_is_finished_by_another(sandbox: Sandbox, tmp_path: Path) -> None:
-    keys = fresh_keys()
+    options = sandbox_options(sandbox)
+    keys, urls = options["api_keys"], options["base_urls"]
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
     for provider in PROVIDERS:
         env[f"{provider.upper()}_API_KEY"] = keys[provider]
-        env[f"{provider.upper()}_BASE_URL"] = base_urls(sandbox)[provider]
+        env[f"{provider.upper()}_BASE_URL"] = urls[provider]
     # A model with the sandbox's delay marker: each part runs for 1.5 s, so the first process is still waiting
     # when it is killed (the test does not depend on it: a job that has ended is resumed just as well).
     models = {p: MODELS[p] + "-delay-1500" for p in PROVIDERS}
@@ -66,7 +67,7 @@ def test_a_job_saved_by_a_killed_process_is_finished_by_another(sandbox: Sandbox
         assert proc.returncode == 0, err
         summaries[provider] = json.loads(out)
 
-    with ChatClient(api_keys=keys, base_urls=base_urls(sandbox), environ={}, max_retries=0) as client:
+    with ChatClient(**options) as client:
         for provider in PROVIDERS:
             summary, job = summaries[provider], saved[provider]
             assert len(job.parts) == 3

@@ -28,7 +28,7 @@ from atriumn.ai import (
 from atriumn.core import APIError, BadRequestError, RateLimitError, ValidationError
 from atriumn.sandbox import Sandbox
 
-from ._batches import MODELS, PROVIDERS, base_urls, call, close, collect, fresh_keys, make_client, requests
+from ._batches import MODELS, PROVIDERS, call, close, collect, make_client, requests, sandbox_options
 
 SLOW = "echo-delay-60000"  # a job that runs for a minute: time to cancel it, never waited for
 SMALL = 64 * 1024
@@ -272,10 +272,9 @@ def test_secrets_stay_out_of_jobs_errors_and_spans(sandbox: Sandbox) -> None:
     exporter = InMemorySpanExporter()
     tracer = TracerProvider()
     tracer.add_span_processor(SimpleSpanProcessor(exporter))
-    keys = fresh_keys()
-    with ChatClient(
-        api_keys=keys, base_urls=base_urls(sandbox), environ={}, max_retries=0, tracer_provider=tracer
-    ) as client:
+    options = sandbox_options(sandbox, tracer_provider=tracer)
+    keys = options["api_keys"]
+    with ChatClient(**options) as client:
         texts: list[str] = []
         for provider in PROVIDERS:
             job = client.batches.wait(client.batches.create(MODELS[provider], requests(60)))
