@@ -142,3 +142,15 @@ def test_gemini_cache_example(
 
     with ChatClient() as client:
         assert list(client.caches.list()) == []
+
+
+def test_batches_example(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/examples/ai_batches.py (shown in docs/batches.md) on the embedded sandbox it starts itself."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ATRIUMN_AI_MODEL", "ATRIUMN_AI_PRICES"):
+        monkeypatch.delenv(name, raising=False)
+    runpy.run_path(str(EXAMPLES / "ai_batches.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "5 requests, 1 provider batch (queued)" in out
+    assert "completed  5/5 requests done" in out
+    assert "city-4: Tromsø in one sentence." in out
+    assert "5 answered at batch prices: $0.00000900" in out  # 3 in + 3 out tokens each, at half gpt-4o-mini's prices

@@ -17,6 +17,17 @@ register_component("ai", __version__)
 
 if TYPE_CHECKING:
     from ._batch import BatchResult, ScoredItem, TextItem, amap_batch, map_batch
+    from ._batch_types import (
+        BatchCounts,
+        BatchJob,
+        BatchLimits,
+        BatchPart,
+        BatchRequest,
+        BatchRequestResult,
+        BatchStatus,
+    )
+    from ._batches_async import AsyncBatches
+    from ._batches_sync import Batches
     from ._cache import CacheStats, MemoryCache, ResponseCache, SQLiteCache
     from ._caches import AsyncCaches, CachedContent, Caches
     from ._capabilities import register_capabilities
@@ -26,6 +37,10 @@ if TYPE_CHECKING:
     from ._client import AIClient, AsyncAIClient
     from ._engine import Budget, ProviderSpec, openai_compatible
     from ._errors import (
+        BatchRequestCancelledError,
+        BatchRequestExpiredError,
+        BatchRequestNotRunError,
+        BatchWaitTimeoutError,
         BudgetExceededError,
         StreamDecodeError,
         StreamInterruptedError,
@@ -81,6 +96,16 @@ _LAZY = {
     "ProviderSpec": "._engine",
     "openai_compatible": "._engine",
     "BudgetExceededError": "._errors",
+    "BatchRequestCancelledError": "._errors",
+    "BatchRequestExpiredError": "._errors",
+    "BatchRequestNotRunError": "._errors",
+    "BatchWaitTimeoutError": "._errors",
+    **dict.fromkeys(
+        ["BatchCounts", "BatchJob", "BatchLimits", "BatchPart", "BatchRequest", "BatchRequestResult", "BatchStatus"],
+        "._batch_types",
+    ),
+    "Batches": "._batches_sync",
+    "AsyncBatches": "._batches_async",
     "StreamDecodeError": "._errors",
     "StreamInterruptedError": "._errors",
     "StructuredOutputError": "._errors",
@@ -130,12 +155,25 @@ _LAZY = {
 __all__ = [
     "AIClient",
     "AsyncAIClient",
+    "AsyncBatches",
     "AsyncCaches",
     "AsyncChatClient",
     "AsyncChatStream",
     "Attempt",
     "AudioPart",
+    "BatchCounts",
+    "BatchJob",
+    "BatchLimits",
+    "BatchPart",
+    "BatchRequest",
+    "BatchRequestCancelledError",
+    "BatchRequestExpiredError",
+    "BatchRequestNotRunError",
+    "BatchRequestResult",
     "BatchResult",
+    "BatchStatus",
+    "BatchWaitTimeoutError",
+    "Batches",
     "Budget",
     "BudgetExceededError",
     "CachePoint",

@@ -3,17 +3,22 @@
 Results come back in input order, one per item, each with its value or its error: one failure never stops the
 batch. ``progress`` is called as ``progress(done, total)`` after each item (from worker threads in the sync
 version).
+
+``score_texts(..., mode="batch")`` sends the same scoring requests as one provider batch job instead
+(:func:`scoring_batch`), at batch prices, and turns its results back into the same per-group
+:class:`BatchResult` s, hence the same :class:`ScoredItem` s (:func:`scored_from_results`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
 if TYPE_CHECKING:
+    from ._batch_types import BatchJob, BatchRequest, BatchRequestResult
     from ._types import ChatResponse
 from atriumn.core import ValidationError
 
@@ -197,4 +202,50 @@ def scored(batch: list[TextItem], outcome: BatchResult[ChatResponse]) -> list[Sc
             out.append(ScoredItem(id=it.id, error=LookupError(f"{it.id}: the model returned no score for this item")))
         else:
             out.append(ScoredItem(id=it.id, score=float(s["score"]), reason=str(s["reason"])))
+    return out
+
+
+def scoring_batch(
+    items: Sequence[TextItem], rubric: str, batch_size: int
+) -> tuple[list[list[TextItem]], Iterator[BatchRequest]]:
+    """The groups of a batch-mode ``score_texts`` and its requests (one per group, id ``group-<n>``), built
+    lazily; items and the rubric are checked first."""
+    from ._batch_types import BatchRequest
+
+    valid = validate_items(items)
+    if not rubric or not rubric.strip():
+        raise ValidationError("rubric: must be a non-empty string")
+    groups = batches(valid, batch_size)
+
+    def requests() -> Iterator[BatchRequest]:
+        for i, group in enumerate(groups):
+            system, user = scoring_messages(rubric, group)
+            yield BatchRequest(f"group-{i}", user, system=system, response_format=SCORE_SCHEMA)
+
+    return groups, requests()
+
+
+def job_progress(progress: Progress | None) -> Callable[[BatchJob], None] | None:
+    """A ``progress(done, total)`` callback as a batch ``wait`` progress callback (requests done so far)."""
+    if progress is None:
+        return None
+
+    def report(job: BatchJob) -> None:
+        progress(job.counts.done, job.counts.total)
+
+    return report
+
+
+def scored_from_results(groups: list[list[TextItem]], results: Iterable[BatchRequestResult]) -> list[ScoredItem]:
+    """Per-item scores from a scoring batch's results (a group without a result gets an error)."""
+    outcomes: dict[str, BatchResult[ChatResponse]] = {}
+    for result in results:
+        index = int(result.id.rpartition("-")[2])
+        outcomes[result.id] = BatchResult(index, result.response, result.error)
+    out: list[ScoredItem] = []
+    for i, group in enumerate(groups):
+        outcome = outcomes.get(f"group-{i}")
+        if outcome is None:
+            outcome = BatchResult(i, None, LookupError(f"group-{i}: the batch returned no result for these items"))
+        out.extend(scored(group, outcome))
     return out

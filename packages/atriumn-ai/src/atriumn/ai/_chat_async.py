@@ -8,7 +8,7 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from atriumn.core import AsyncTransport, AtriumnError, RawResponses, ValidationError
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from atriumn.core import ClientOptions, RequestOptions
 
+    from ._batches_async import AsyncBatches
     from ._caches import AsyncCaches
     from ._params import ChatParams
 
@@ -66,6 +67,14 @@ class AsyncChatClient(BaseChatClient):
         from ._caches import AsyncCaches
 
         return AsyncCaches(self)
+
+    @property
+    def batches(self) -> AsyncBatches:
+        """Provider batch jobs at batch prices: ``create``, ``get``, ``list``, ``cancel``, ``wait``, ``results``
+        (:class:`BatchRequest` in, :class:`BatchJob`, :class:`BatchRequestResult` out)."""
+        from ._batches_async import AsyncBatches
+
+        return AsyncBatches(self)
 
     def _transport(self, adapter: Any) -> AsyncTransport:
         name = adapter.config.name
@@ -237,8 +246,17 @@ class AsyncChatClient(BaseChatClient):
         batch_size: int = 10,
         max_concurrency: int = 3,
         progress: Any = None,
+        mode: Literal["interactive", "batch"] = "interactive",
     ) -> list[ScoredItem]:
         """See :meth:`ChatClient.score_texts`."""
+        if mode == "batch":
+            if models is not None:
+                raise ValidationError("models: a fallback chain is for interactive calls (mode='batch' takes model=)")
+            return await self.batches.score_texts(
+                items, rubric=rubric, model=model, batch_size=batch_size, progress=progress
+            )
+        if mode != "interactive":
+            raise ValidationError(f"mode: expected 'interactive' or 'batch', got {mode!r}")
         valid = _batch.validate_items(items)
         if not rubric or not rubric.strip():
             raise ValidationError("rubric: must be a non-empty string")

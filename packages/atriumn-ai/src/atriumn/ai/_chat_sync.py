@@ -6,7 +6,7 @@ import contextlib
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from atriumn.core import AtriumnError, RawResponses, Transport, ValidationError
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from atriumn.core import ClientOptions, RequestOptions
 
+    from ._batches_sync import Batches
     from ._caches import Caches
     from ._params import ChatParams
 
@@ -90,6 +91,14 @@ class ChatClient(BaseChatClient):
         from ._caches import Caches
 
         return Caches(self)
+
+    @property
+    def batches(self) -> Batches:
+        """Provider batch jobs at batch prices: ``create``, ``get``, ``list``, ``cancel``, ``wait``, ``results``
+        (:class:`BatchRequest` in, :class:`BatchJob`, :class:`BatchRequestResult` out)."""
+        from ._batches_sync import Batches
+
+        return Batches(self)
 
     def _transport(self, adapter: Any) -> Transport:
         name = adapter.config.name
@@ -266,10 +275,21 @@ class ChatClient(BaseChatClient):
         batch_size: int = 10,
         max_concurrency: int = 3,
         progress: Any = None,
+        mode: Literal["interactive", "batch"] = "interactive",
     ) -> list[ScoredItem]:
         """Score texts against a rubric, ``batch_size`` items per request (structured output), up to
         ``max_concurrency`` requests at once. Items are validated before any call; results come in input order,
-        each with its score or its error; one failed request never stops the others."""
+        each with its score or its error; one failed request never stops the others.
+
+        ``mode="batch"`` sends the same requests as one provider batch job (:attr:`batches`) and waits for it:
+        the same results at the provider's batch prices, within its batch window rather than now (one ``model``;
+        ``progress(done, total)`` then counts requests as the job reports them)."""
+        if mode == "batch":
+            if models is not None:
+                raise ValidationError("models: a fallback chain is for interactive calls (mode='batch' takes model=)")
+            return self.batches.score_texts(items, rubric=rubric, model=model, batch_size=batch_size, progress=progress)
+        if mode != "interactive":
+            raise ValidationError(f"mode: expected 'interactive' or 'batch', got {mode!r}")
         valid = _batch.validate_items(items)
         if not rubric or not rubric.strip():
             raise ValidationError("rubric: must be a non-empty string")

@@ -1,4 +1,5 @@
-"""``atriumn ai chat`` and ``atriumn ai prompts list|create|render`` (the ``atriumn.cli`` entry point)."""
+"""``atriumn ai chat``, ``atriumn ai prompts list|create|render`` and ``atriumn ai batch ...`` (the
+``atriumn.cli`` entry point; the batch commands are in :mod:`._batch_commands`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from atriumn.core import ValidationError
 from atriumn.core.cli import Output, credentials_for, format_money
 
-__all__ = ["register"]
+__all__ = ["pairs", "provider_hint", "register"]
 
 
 def register(sub: Any) -> None:
@@ -25,6 +26,10 @@ def register(sub: Any) -> None:
     chat.add_argument("--max-tokens", type=int, help="the longest answer, in tokens (default: the provider's)")
     chat.add_argument("--temperature", type=float, help="sampling temperature, where the model takes one")
     chat.set_defaults(handler=_chat, hint=_provider_hint)
+
+    from ._batch_commands import register as register_batch
+
+    register_batch(cmds)
 
     prompts = cmds.add_parser("prompts", help="manage prompts of the Atriumn AI API")
     pcmds = prompts.add_subparsers(dest="prompts_command", required=True)
@@ -47,12 +52,17 @@ def register(sub: Any) -> None:
 
 def _provider_hint(exc: BaseException, args: argparse.Namespace) -> str | None:
     """What to do about a provider's failure: that provider's variables, never the Atriumn sign-in."""
+    model = args.model or os.environ.get("ATRIUMN_AI_MODEL") or ""
+    provider = model.partition(":")[0] if ":" in model else os.environ.get("LLM_PROVIDER", "")
+    return provider_hint(exc, provider)
+
+
+def provider_hint(exc: BaseException, provider: str) -> str | None:
+    """What to do about a failure of ``provider``: its key or base URL variable (None for other errors)."""
     from atriumn.core import AuthenticationError, PermissionDeniedError, RequestTimeoutError, TransportError
 
     from ._engine import PROVIDERS
 
-    model = args.model or os.environ.get("ATRIUMN_AI_MODEL") or ""
-    provider = model.partition(":")[0] if ":" in model else os.environ.get("LLM_PROVIDER", "")
     if provider not in PROVIDERS:
         return None
     key_vars, url_vars = PROVIDERS[provider][0], PROVIDERS[provider][1]
@@ -140,13 +150,19 @@ def _create(args: argparse.Namespace, out: Output) -> int | None:
     return None
 
 
-def _render(args: argparse.Namespace, out: Output) -> int | None:
-    variables: dict[str, str] = {}
-    for pair in args.var:
+def pairs(values: list[str], option: str, what: str = "NAME") -> dict[str, str]:
+    """``NAME=VALUE`` arguments of a repeatable option as a dict (a malformed one is a usage error)."""
+    out: dict[str, str] = {}
+    for pair in values:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise ValidationError(f"--var: expected NAME=VALUE, got {pair!r}")
-        variables[name] = value
+            raise ValidationError(f"{option}: expected {what}=VALUE, got {pair!r}")
+        out[name] = value
+    return out
+
+
+def _render(args: argparse.Namespace, out: Output) -> int | None:
+    variables = pairs(args.var, "--var")
     with _ai_client(args) as client:
         prompt = client.get_prompt(args.id)
     text = prompt.render(**variables)

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from ._types import Attempt
 
 __all__ = [
+    "BatchRequestCancelledError",
+    "BatchRequestExpiredError",
+    "BatchRequestNotRunError",
+    "BatchWaitTimeoutError",
     "BudgetExceededError",
     "StreamDecodeError",
     "StreamInterruptedError",
@@ -102,6 +106,38 @@ class BudgetExceededError(AtriumnError):
         self.estimate = estimate
         self.remaining = remaining
         super().__init__(f"{model}: worst-case cost ${estimate:.6f} exceeds the remaining budget ${remaining:.6f}")
+
+
+class BatchRequestNotRunError(AtriumnError):
+    """A request of a batch that the provider did not run (its result is this error): the subclasses say why.
+
+    Attributes:
+        batch_request_id: the id of the batch request (``custom_id`` / key).
+    """
+
+    def __init__(self, message: str, *, request_id: str) -> None:
+        self.batch_request_id = request_id
+        super().__init__(message)
+
+
+class BatchRequestExpiredError(BatchRequestNotRunError):
+    """A request of a batch was not run before the batch's window closed."""
+
+
+class BatchRequestCancelledError(BatchRequestNotRunError):
+    """A request of a batch was not run because the batch was cancelled."""
+
+
+class BatchWaitTimeoutError(AtriumnError):
+    """``batches.wait(..., timeout=...)`` ran out of time before the job ended (the job goes on).
+
+    Attributes:
+        job: the job as last seen (:class:`BatchJob`): wait again, or cancel it.
+    """
+
+    def __init__(self, message: str, *, job: Any) -> None:
+        self.job = job
+        super().__init__(message)
 
 
 def stream_error(provider: str, error: Any, *, request_id: str | None = None) -> APIError:

@@ -4,6 +4,10 @@ The table ships as ``prices.json`` in this package (prices in USD per million to
 were checked). It is read on first use, not at import. Override it per client (``prices=``), process-wide
 with :func:`set_prices`, or from a JSON file named by ``ATRIUMN_AI_PRICES``. A model is matched exactly
 (``openai:gpt-4o``), else by the longest price key that prefixes it (``openai:gpt-4o-2024-08-06``).
+
+Batch prices: each provider's published batch discount (``batch_discounts``: 50 % for OpenAI, Anthropic,
+Gemini and Groq) applies to every token price of its models, unless a model gives its own ``batch_input``,
+``batch_output``, ``batch_cache_read`` or ``batch_cache_write``. ``cost(..., batch=True)`` uses them.
 """
 
 from __future__ import annotations
@@ -23,25 +27,49 @@ class PriceTable:
     """Prices per million tokens by ``provider:model``: ``input``, ``output``, ``cache_read``, ``cache_write``.
 
     Args:
-        models: ``{"openai:gpt-4o": {"input": 2.5, "output": 10.0, "cache_read": 1.25}, ...}``.
+        models: ``{"openai:gpt-4o": {"input": 2.5, "output": 10.0, "cache_read": 1.25}, ...}`` (a model may add
+            ``batch_input``, ``batch_output``, ``batch_cache_read``, ``batch_cache_write``).
         as_of: the date the prices were checked.
+        batch_discounts: per provider, the fraction of the price a batch request costs (``{"openai": 0.5}``).
     """
 
-    def __init__(self, models: Mapping[str, Mapping[str, float]], *, as_of: str = "") -> None:
+    def __init__(
+        self,
+        models: Mapping[str, Mapping[str, float]],
+        *,
+        as_of: str = "",
+        batch_discounts: Mapping[str, float] | None = None,
+    ) -> None:
         self.models = {k: dict(v) for k, v in models.items()}
         self.as_of = as_of
+        self.batch_discounts = dict(batch_discounts or {})
         self._by_length = sorted(self.models, key=len, reverse=True)
 
     @classmethod
     def from_json(cls, text: str) -> PriceTable:
         """Load a table in the format of the bundled ``prices.json``."""
         doc = json.loads(text)
-        return cls(doc["models"], as_of=str(doc.get("as_of", "")))
+        return cls(doc["models"], as_of=str(doc.get("as_of", "")), batch_discounts=doc.get("batch_discounts"))
 
     def with_overrides(self, models: Mapping[str, Mapping[str, float]], *, as_of: str | None = None) -> PriceTable:
         """A copy with some models' prices replaced or added."""
         merged = {**self.models, **{k: dict(v) for k, v in models.items()}}
-        return PriceTable(merged, as_of=self.as_of if as_of is None else as_of)
+        return PriceTable(merged, as_of=self.as_of if as_of is None else as_of, batch_discounts=self.batch_discounts)
+
+    def batch_price(self, model: str) -> Mapping[str, float] | None:
+        """The batch prices of ``provider:model``: its own ``batch_*`` prices, else its prices times the
+        provider's batch discount (the full prices when the provider has none), or None when unpriced."""
+        prices = self.price(model)
+        if prices is None:
+            return None
+        factor = self.batch_discounts.get(model.partition(":")[0], 1.0)
+        input_price = prices.get("input", 0.0)
+        out: dict[str, float] = {}
+        for name, fallback in (("input", 0.0), ("output", 0.0), ("cache_read", input_price),
+                               ("cache_write", input_price)):  # fmt: skip
+            own = prices.get(f"batch_{name}")
+            out[name] = own if own is not None else prices.get(name, fallback) * factor
+        return out
 
     def price(self, model: str) -> Mapping[str, float] | None:
         """The prices of ``provider:model`` (exact, else longest matching prefix), or None."""
@@ -53,9 +81,10 @@ class PriceTable:
                 return self.models[key]
         return None
 
-    def cost(self, model: str, usage: Usage) -> Cost | None:
-        """The :class:`Cost` of ``usage`` on ``model``, or None when the model has no price."""
-        prices = self.price(model)
+    def cost(self, model: str, usage: Usage, *, batch: bool = False) -> Cost | None:
+        """The :class:`Cost` of ``usage`` on ``model`` (``batch``: at its batch prices), or None when the model
+        has no price."""
+        prices = self.batch_price(model) if batch else self.price(model)
         if prices is None:
             return None
         per = 1_000_000.0

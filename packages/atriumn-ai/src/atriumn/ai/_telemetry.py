@@ -6,12 +6,19 @@ One span per attempt, ``chat {model}`` (kind CLIENT), with ``gen_ai.operation.na
 ``output_tokens`` and ``error.type``; histograms ``gen_ai.client.token.usage`` (by ``gen_ai.token.type``) and
 ``gen_ai.client.operation.duration``. Prompt and completion text are recorded (``gen_ai.input.messages``,
 ``gen_ai.output.messages``) only when the client was created with ``record_content=True``.
+
+Provider batch jobs get one span per operation, ``batch.<operation> {model}`` (``create``, ``get``, ``list``,
+``cancel``, ``wait``, ``results``), with ``gen_ai.provider.name``, ``gen_ai.request.model``,
+``atriumn.ai.batch.id`` / ``.status`` / ``.requests`` / ``.parts``; the ``results`` span adds the summed
+``gen_ai.usage.input_tokens`` / ``output_tokens`` and the result counts, and each result's tokens go to
+``gen_ai.client.token.usage`` (with ``atriumn.ai.batch: true``). Span attributes carry ids and counts only.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from ._engine import otel_provider
@@ -104,3 +111,49 @@ class GenAITelemetry:
             metric_attrs["error.type"] = error_type
         self.duration.record(time.perf_counter() - start, metric_attrs)
         span.end()
+
+    # --- batch jobs -------------------------------------------------------------------------------------
+
+    def start_batch(
+        self, operation: str, provider: str, model: str, attributes: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Start the span of one batch operation (``model`` without its provider prefix; may be empty)."""
+        values: dict[str, Any] = {
+            "gen_ai.provider.name": otel_provider(provider),
+            "atriumn.ai.batch.operation": operation,
+        }
+        if model:
+            values["gen_ai.request.model"] = model
+        values.update(attributes or {})
+        name = f"batch.{operation} {model}" if model else f"batch.{operation}"
+        return self.tracer.start_span(name, kind=self.trace.SpanKind.CLIENT, attributes=values)
+
+    def use(self, span: Any) -> Any:
+        """Make ``span`` current (the core's HTTP spans nest under it), without ending it."""
+        return self.trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False)
+
+    def end_batch(self, span: Any, job: Any = None, error: BaseException | None = None, **attributes: Any) -> None:
+        """End a batch span: the job's id, status, counts and parts, and the error's type."""
+        if span.is_recording():
+            if job is not None:
+                span.set_attribute("atriumn.ai.batch.id", job.id)
+                span.set_attribute("atriumn.ai.batch.status", job.status)
+                span.set_attribute("atriumn.ai.batch.requests", job.counts.total)
+                span.set_attribute("atriumn.ai.batch.parts", len(job.parts))
+            for key, value in attributes.items():
+                span.set_attribute(key, value)
+            if error is not None:
+                span.set_attribute("error.type", str(getattr(error, "status_code", "")) or type(error).__name__)
+                span.set_status(self.trace.StatusCode.ERROR, type(error).__name__)
+        span.end()
+
+    def record_batch_usage(self, provider: str, model: str, usage: Any) -> None:
+        """One batch result's tokens on ``gen_ai.client.token.usage``."""
+        base: dict[str, Any] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": otel_provider(provider),
+            "gen_ai.request.model": model,
+            "atriumn.ai.batch": True,
+        }
+        self.tokens.record(usage.input_tokens, {**base, "gen_ai.token.type": "input"})
+        self.tokens.record(usage.output_tokens, {**base, "gen_ai.token.type": "output"})
