@@ -225,6 +225,18 @@ def test_gemini_large_upload_in_chunks(sandbox: Sandbox) -> None:
     assert uploaded.size_bytes == len(data)
 
 
+def test_gemini_files_of_the_same_name_are_private_to_each_key(sandbox: Sandbox) -> None:
+    """A caller-chosen file name is per key: two keys uploading ``files/shared`` get two files, neither
+    appended to the other."""
+    options = types.HttpOptions(base_url=sandbox.url)
+    first, second = (genai.Client(api_key=key("gemini"), http_options=options) for _ in range(2))
+    for client, body in ((first, b"one\n"), (second, b"second one\n")):
+        uploaded = client.files.upload(file=io.BytesIO(body), config={"mime_type": "jsonl", "name": "shared"})
+        assert uploaded.name == "files/shared"
+    assert first.files.get(name="files/shared").size_bytes == len(b"one\n")
+    assert second.files.get(name="files/shared").size_bytes == len(b"second one\n")
+
+
 def test_gemini_cancel_expire_fail_delete(gemini: genai.Client) -> None:
     slow = gemini.batches.create(model=SLOW, src=[_inline(SLOW, "a minute", "s")])
     assert gemini.batches.get(name=slow.name or "").state == types.JobState.JOB_STATE_PENDING

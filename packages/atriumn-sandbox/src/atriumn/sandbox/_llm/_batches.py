@@ -222,7 +222,8 @@ class BatchStore:
         self.settings = settings
         self._work_dir = work_dir
         self._root: Path | None = None
-        self._files: dict[tuple[str, str], StoredFile] = {}
+        # by (provider, owner, id): file names are private to a key (Gemini lets callers choose them)
+        self._files: dict[tuple[str, str, str], StoredFile] = {}
         self._jobs: dict[tuple[str, str], Job] = {}
         self._lock = threading.Lock()
 
@@ -241,27 +242,25 @@ class BatchStore:
     def add_file(self, file: StoredFile) -> None:
         """Register a file (its bytes are already at ``file.path``)."""
         with self._lock:
-            self._files[(file.provider, file.id)] = file
+            self._files[(file.provider, file.owner, file.id)] = file
 
     def file(self, provider: str, owner: str, file_id: str) -> StoredFile | None:
         """A file of ``owner`` by id, else ``None``."""
         with self._lock:
-            found = self._files.get((provider, file_id))
-        return found if found is not None and found.owner == owner else None
+            return self._files.get((provider, owner, file_id))
 
     def files(self, provider: str, owner: str) -> list[StoredFile]:
         """Every file of ``owner``, newest first."""
         with self._lock:
-            found = [f for (p, _), f in self._files.items() if p == provider and f.owner == owner]
+            found = [f for (p, o, _), f in self._files.items() if p == provider and o == owner]
         return found[::-1]
 
     def delete_file(self, provider: str, owner: str, file_id: str) -> bool:
         """Remove a file and its bytes; whether it existed."""
         with self._lock:
-            found = self._files.get((provider, file_id))
-            if found is None or found.owner != owner:
+            found = self._files.pop((provider, owner, file_id), None)
+            if found is None:
                 return False
-            del self._files[(provider, file_id)]
         found.path.unlink(missing_ok=True)
         return True
 

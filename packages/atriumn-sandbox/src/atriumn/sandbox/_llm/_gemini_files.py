@@ -119,7 +119,7 @@ class GeminiFiles:
             display_name=display if isinstance(display, str) else None,
             mime_type=str(mime or "application/octet-stream"),
             declared=declared,
-            path=self.store.path(name),
+            path=self.store.path(new_id("gemini-upload-")),  # a caller-chosen name is per key: never a path
         )
         session.path.touch()
         upload_id = new_id("")
