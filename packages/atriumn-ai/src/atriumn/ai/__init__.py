@@ -18,6 +18,7 @@ register_component("ai", __version__)
 if TYPE_CHECKING:
     from ._batch import BatchResult, ScoredItem, TextItem, amap_batch, map_batch
     from ._cache import CacheStats, MemoryCache, ResponseCache, SQLiteCache
+    from ._cache_redis import RedisCache
     from ._caches import AsyncCaches, CachedContent, Caches
     from ._capabilities import register_capabilities
     from ._chat_async import AsyncChatClient
@@ -92,6 +93,7 @@ _LAZY = {
     "MemoryCache": "._cache",
     "ResponseCache": "._cache",
     "SQLiteCache": "._cache",
+    "RedisCache": "._cache_redis",
     "SSEDecoder": "._sse",
     "BatchResult": "._batch",
     "ScoredItem": "._batch",
@@ -163,6 +165,7 @@ __all__ = [
     "Reasoning",
     "ReasoningDelta",
     "ReasoningPart",
+    "RedisCache",
     "ResponseCache",
     "SQLiteCache",
     "SSEDecoder",
