@@ -86,7 +86,8 @@ end
 
 #: Reserve one request and ``weight`` tokens of a bucket. KEYS: rl, limits, pause. ARGV: configured requests,
 #: configured tokens (0: learned), window ms, headroom fraction, token weight.
-#: Returns {wait ms (the pause included), requests limit in effect, tokens limit in effect} (0 = unknown).
+#: Returns {wait ms (the pause included), requests limit in effect, tokens limit in effect (0 = unknown),
+#: ms the learned limits still live (negative: none)}.
 LIMIT_ACQUIRE = Script(
     "limit_acquire",
     _NOW
@@ -98,7 +99,7 @@ local wait = math.max(reserve(KEYS[1], 'r', requests, 1, window, headroom),
                       reserve(KEYS[1], 't', tokens, weight, window, headroom))
 local paused = redis.call('PTTL', KEYS[3])
 if paused > wait then wait = paused end
-return {math.ceil(wait), requests, tokens}
+return {math.ceil(wait), requests, tokens, redis.call('PTTL', KEYS[2])}
 """,
 )
 

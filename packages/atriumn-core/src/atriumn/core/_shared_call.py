@@ -42,6 +42,7 @@ class _Admission:
     model_clean: bool = True
     local_probe: bool = False  # the local host breaker let this attempt through as its probe
     limits: list[tuple[int, int]] = dataclasses.field(default_factory=list)
+    fresh: list[bool] = dataclasses.field(default_factory=list)  # the learned limits live > half a window
 
 
 class _HostBreaker:
@@ -139,9 +140,10 @@ class CallCoordinator:
             adm.model_clean = code == 0 and failures == 0
         waits = [0.0]
         for bucket, reply in zip(self.buckets, replies[i:], strict=True):
-            wait_ms, requests, tokens = (int(x) for x in reply)
+            wait_ms, requests, tokens, ttl = (int(x) for x in reply)
             waits.append(wait_ms / 1000)
             adm.limits.append((requests, tokens))
+            adm.fresh.append(ttl > bucket.window_ms / 2)
             self.state.limits.local.remember(bucket, requests, tokens)
         adm.wait = max(waits)
         if adm.error is not None:  # nothing is sent: give back what this admission took
@@ -173,6 +175,7 @@ class CallCoordinator:
             wait_ms, requests, tokens = local.acquire(bucket, self.weight)
             waits.append(wait_ms / 1000)
             adm.limits.append((requests, tokens))
+            adm.fresh.append(True)
         adm.wait = max(waits)
         return adm
 
@@ -257,7 +260,10 @@ class CallCoordinator:
             learn = learned if bucket.learns else None
             new_r = (learn.requests or 0) if learn is not None and not bucket.requests else 0
             new_t = (learn.tokens or 0) if learn is not None and not bucket.tokens else 0
-            changed = bool((new_r and new_r != requests) or (new_t and new_t != tokens))
+            # News: limits Redis does not have, or has for less than half a window more (kept alive by the
+            # responses, so that they do not expire under a busy fleet and leave a gap without limits).
+            stale = not self.admission.fresh[index]
+            changed = bool((new_r and (new_r != requests or stale)) or (new_t and (new_t != tokens or stale)))
             # A call admitted before the limit was known books its request and tokens now.
             book = (1 if new_r and not requests else 0, self.weight if new_t and not tokens else 0)
             bucket_pause = pause if bucket.learns else 0.0

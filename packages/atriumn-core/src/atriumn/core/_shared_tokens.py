@@ -109,7 +109,10 @@ class SharedTokens:
             yield _Sleep(_POLL)
         try:
             fresh: AccessToken = yield _FLOW
-        except BaseException:
+        except Exception:
+            yield self._release(fence)  # the refresh failed: the next process may try at once
+            raise
+        except BaseException:  # cancelled: no round trip now; sent with the next one
             self.state.defer(TOKEN_RELEASE.call((self.lock_key,), (fence,)))
             raise
         encoded = self._encode(fresh)
