@@ -476,6 +476,15 @@ _FROM_ENV: dict[tuple[str, str, str], RedisState] = {}
 _FROM_ENV_LOCK = threading.Lock()
 
 
+def resolve_state(state: Any, environ: Mapping[str, str] | None) -> RedisState | None:
+    """A transport's shared state: ``state`` (checked), else the process's state for ``ATRIUMN_REDIS_URL``."""
+    if state is None:
+        return state_from_environment(environ)
+    if not isinstance(state, RedisState):
+        raise ConfigurationError(f"shared_state: expected a RedisState, got {type(state).__name__}")
+    return state
+
+
 def state_from_environment(environ: Mapping[str, str] | None) -> RedisState | None:
     """The process's :class:`RedisState` for ``ATRIUMN_REDIS_URL`` (one per URL, prefix and key), or None when
     the variable is not set. Transports created without ``shared_state`` use it."""

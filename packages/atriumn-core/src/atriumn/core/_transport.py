@@ -284,17 +284,13 @@ def _client_options(
 
 
 def _shared_state(state: RedisState | None, environ: Mapping[str, str] | None) -> RedisState | None:
-    """The shared state: the argument, else ``ATRIUMN_REDIS_URL``'s (one per process), else None."""
-    if state is None and (os.environ if environ is None else environ).get("ATRIUMN_REDIS_URL"):
-        from ._redis_state import state_from_environment
+    """The shared state: the argument, else ``ATRIUMN_REDIS_URL``'s, else None (``_redis_state`` is imported
+    only when there is one)."""
+    if state is None and not (os.environ if environ is None else environ).get("ATRIUMN_REDIS_URL"):
+        return None
+    from ._redis_state import resolve_state
 
-        return state_from_environment(environ)
-    if state is not None:
-        from ._redis_state import RedisState
-
-        if not isinstance(state, RedisState):
-            raise ConfigurationError(f"shared_state: expected a RedisState, got {type(state).__name__}")
-    return state
+    return resolve_state(state, environ)
 
 
 def _auth_result(provider: TokenProvider, token: AccessToken) -> tuple[AccessToken, dict[str, str]]:
