@@ -133,3 +133,24 @@ def test_redis_killed_mid_run_and_restarted_fails_no_call(own_redis: RedisServer
     client: Any = own_redis.client()
     rebuilt = {k.split(":", 2)[1] for k in client.keys(f"{prefix}:*")}
     assert {"rl", "limits"} <= rebuilt  # the restarted Redis holds the fleet's state again
+
+
+def test_every_client_takes_a_shared_state() -> None:
+    from atriumn.ai import AIClient, AsyncChatClient, ChatClient
+    from atriumn.auth import AuthClient
+    from atriumn.core import ApiKey, AsyncTransport, RedisState, Transport
+    from atriumn.ingest import AsyncIngestClient, IngestClient
+    from atriumn.storage import StorageClient
+
+    state = RedisState.from_url("redis://127.0.0.1:1/0", prefix=fresh_prefix())
+    key = ApiKey("sk-test")
+    for cls in (AuthClient, IngestClient, AIClient, StorageClient):
+        assert cls(credentials=key, shared_state=state).transport.shared_state is state
+    assert AsyncIngestClient(credentials=key, shared_state=state).transport.shared_state is state
+    mine = Transport()
+    derived = IngestClient(transport=mine, shared_state=state).transport
+    assert derived.shared_state is state and mine.shared_state is None
+    chat = ChatClient(api_keys={"openai": "sk-test"}, shared_state=state)
+    assert chat._transport(chat._engine.adapter("openai")).shared_state is state
+    achat = AsyncChatClient(transport=AsyncTransport(), api_keys={"openai": "sk-test"}, shared_state=state)
+    assert achat._transport(achat._engine.adapter("openai")).shared_state is state
