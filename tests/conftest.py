@@ -4,6 +4,9 @@ Sessions saved by the SDK go to the OS keyring or, without one, to a credentials
 folder; keyrings.alt (a test dependency) writes under the XDG data folder. Both point into a temporary folder
 for the whole run, and the Atriumn credential variables of the developer's shell are cleared, so the default
 credential chain sees only what a test sets.
+
+``redis_server`` (from :mod:`tests._redis`) is the real Redis of the shared-state tests, started once per session
+when a test asks for it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,18 @@ from collections.abc import Iterator
 
 import pytest
 
-_CLEARED = ("ATRIUMN_API_KEY", "ATRIUMN_CLIENT_ID", "ATRIUMN_CLIENT_SECRET", "ATRIUMN_SCOPE", "ATRIUMN_PROFILE")
+from tests._redis import redis_server  # noqa: F401 - the real Redis of the shared-state tests (session fixture)
+
+_CLEARED = (
+    "ATRIUMN_API_KEY",
+    "ATRIUMN_CLIENT_ID",
+    "ATRIUMN_CLIENT_SECRET",
+    "ATRIUMN_SCOPE",
+    "ATRIUMN_PROFILE",
+    "ATRIUMN_REDIS_URL",  # a developer's shared state must not reach every transport of the suite
+    "ATRIUMN_REDIS_PREFIX",
+    "ATRIUMN_REDIS_ENCRYPTION_KEY",
+)
 
 
 @pytest.fixture(scope="session", autouse=True)

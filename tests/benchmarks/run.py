@@ -20,7 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 DOCS = HERE.parent.parent / "docs" / "benchmarks.md"
-ORDER = ["core", "sandbox", "storage", "ingest", "ai", "batches"]
+ORDER = ["core", "sandbox", "storage", "ingest", "ai", "batches", "scale"]
 
 
 def _marker(name: str) -> str:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ._batches_async import AsyncBatches
     from ._batches_sync import Batches
     from ._cache import CacheStats, MemoryCache, ResponseCache, SQLiteCache
+    from ._cache_redis import RedisCache
     from ._caches import AsyncCaches, CachedContent, Caches
     from ._capabilities import register_capabilities
     from ._chat_async import AsyncChatClient
@@ -117,6 +118,7 @@ _LAZY = {
     "MemoryCache": "._cache",
     "ResponseCache": "._cache",
     "SQLiteCache": "._cache",
+    "RedisCache": "._cache_redis",
     "SSEDecoder": "._sse",
     "BatchResult": "._batch",
     "ScoredItem": "._batch",
@@ -201,6 +203,7 @@ __all__ = [
     "Reasoning",
     "ReasoningDelta",
     "ReasoningPart",
+    "RedisCache",
     "ResponseCache",
     "SQLiteCache",
     "SSEDecoder",

@@ -181,6 +181,7 @@ class Call:
         if self.acquired:
             self.breaker.record(200, probe=self.probe)
             self.acquired = False
+        self.engine.settle(self.req, self.adapter, response.usage)
         self.engine.telemetry().end(self.span, self.req, response, None, self.start, self.engine.record_content)
         if self.engine.budget is not None and response.cost is not None:
             self.engine.budget.spend(response.cost.total)

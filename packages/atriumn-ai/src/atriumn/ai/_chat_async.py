@@ -18,6 +18,7 @@ from ._call import replay_events
 from ._chat_base import BaseChatClient, Chain, HealthStatus
 from ._errors import StructuredOutputError
 from ._params import ErrorMode
+from ._shared import base_transport
 from ._streams import AsyncChatStream
 from ._tools import Conversation, run_async
 from ._types import ChatResponse, Embeddings, FinishEvent, StreamEvent, ToolCallEvent, ToolResultEvent
@@ -43,11 +44,13 @@ class AsyncChatClient(BaseChatClient):
         transport: AsyncTransport | None = None,
         max_retries: int | None = None,
         deadline: float | None = None,
+        shared_state: Any = None,
         **options: Any,
     ) -> None:
         super().__init__(**options)
         self._own_transport = transport is None
-        self._base = transport if transport is not None else AsyncTransport(max_retries=max_retries, deadline=deadline)
+        self._base = base_transport(AsyncTransport, transport, max_retries, deadline, shared_state)
+        self._engine.use_shared_state(self._base.shared_state)
         self._transports: dict[str, AsyncTransport] = {}
 
     @property

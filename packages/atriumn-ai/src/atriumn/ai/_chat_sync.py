@@ -16,6 +16,7 @@ from ._call import replay_events
 from ._chat_base import BaseChatClient, Chain, HealthStatus
 from ._errors import StructuredOutputError
 from ._params import ErrorMode
+from ._shared import base_transport
 from ._streams import ChatStream
 from ._tools import Conversation, run_sync
 from ._types import ChatResponse, Embeddings, FinishEvent, StreamEvent, ToolCallEvent, ToolResultEvent
@@ -59,6 +60,9 @@ class ChatClient(BaseChatClient):
             the error instead. Failures before the request was sent (refused connections) and 408 / 429 / 529
             answers are retried either way. Per call: ``chat(..., replay_unsafe=False)``.
         tracer_provider, meter_provider: OpenTelemetry providers (default: the global ones).
+        shared_state: a :class:`~atriumn.core.RedisState`: rate limits (requests and tokens per provider, model
+            and key), breakers and the per-model breakers shared with every process using it (else
+            ``ATRIUMN_REDIS_URL``'s; see the scaling guide).
     """
 
     def __init__(
@@ -67,11 +71,13 @@ class ChatClient(BaseChatClient):
         transport: Transport | None = None,
         max_retries: int | None = None,
         deadline: float | None = None,
+        shared_state: Any = None,
         **options: Any,
     ) -> None:
         super().__init__(**options)
         self._own_transport = transport is None
-        self._base = transport if transport is not None else Transport(max_retries=max_retries, deadline=deadline)
+        self._base = base_transport(Transport, transport, max_retries, deadline, shared_state)
+        self._engine.use_shared_state(self._base.shared_state)
         self._transports: dict[str, Transport] = {}
 
     @property

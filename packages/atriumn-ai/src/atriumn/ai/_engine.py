@@ -183,6 +183,24 @@ class Engine:
         self._adapters: dict[str, Adapter] = {}
         self._lock = threading.Lock()
         self._telemetry: Any = None
+        self.shared_state: Any = None
+
+    def use_shared_state(self, state: Any) -> None:
+        """Share rate limits and the per-model breakers through ``state`` (a ``RedisState``, or None)."""
+        self.shared_state = state
+        for adapter in list(self._adapters.values()):
+            self._share(adapter)
+
+    def _share(self, adapter: Adapter) -> None:
+        adapter.shared = self.shared_state is not None
+        adapter.shared_breaker = self.breakers.policy
+
+    def settle(self, req: ChatRequest, adapter: Adapter, usage: Any) -> None:
+        """Tell the shared rate limiter what a call really used (nothing without a shared state)."""
+        if self.shared_state is not None and adapter.shared:
+            from ._shared import settle
+
+            settle(self.shared_state, adapter, req, usage)
 
     # --- configuration --------------------------------------------------------------------------------
 
@@ -228,6 +246,7 @@ class Engine:
             adapter = self._adapters.get(provider)
             if adapter is None:
                 adapter = self._adapters[provider] = self._make_adapter(provider)
+                self._share(adapter)
         return adapter
 
     def _make_adapter(self, provider: str) -> Adapter:

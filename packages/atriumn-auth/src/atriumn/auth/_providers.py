@@ -122,6 +122,13 @@ class ClientCredentials(TokenProvider):
         )
         return response.to_access_token()  # type: ignore[no-any-return]
 
+    def shared_identity(self) -> str | None:
+        """A fingerprint of the credential (server, client id, scope and secret, hashed: never the secret), so
+        every process sharing a :class:`~atriumn.core.RedisState` uses one token and refreshes it once."""
+        from atriumn.core._shared_limits import fingerprint
+
+        return fingerprint("\0".join((self.base_url, self.client_id, self.scope or "", self.__secret)))
+
     def __repr__(self) -> str:
         return f"ClientCredentials(client_id={self.client_id!r}, scope={self.scope!r}, base_url={self.base_url!r})"
 

@@ -4,9 +4,11 @@ Every request the SDK makes goes through a :class:`Transport` (or :class:`AsyncT
 pool, an overall deadline per call, retries that replay a request only when that is safe (an idempotent
 method, or an Idempotency-Key the server honours; see :attr:`Operation.idempotent`), a circuit breaker per host,
 optional client-side rate limiting, credentials with a single-flight token cache, OpenTelemetry spans and
-metrics, and redacted logging. Service packages (``atriumn.auth``, ``atriumn.storage``, ...) build
-:class:`Operation` s and send them through it.
+metrics, redacted logging, and optionally state shared by processes on Redis (:class:`RedisState`).
+Service packages (``atriumn.auth``, ``atriumn.storage``, ...) build :class:`Operation` s and send them through it.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ._breaker import CircuitBreaker, CircuitBreakerPolicy, CircuitState
 from ._clients import AsyncServiceClient, ClientOptions, ServiceClient
@@ -55,6 +57,25 @@ from ._tokens import AccessToken, TokenStore
 from ._transport import AsyncTransport, PoolLimits, Transport, register_component
 from ._version import __version__
 
+if TYPE_CHECKING:
+    from ._redis_state import RedisState, SharedStateStats
+    from ._shared_limits import SharedLimit
+
+# Imported on first use: the shared state is optional (``atriumn-core[redis]``) and ``import atriumn.core`` stays fast.
+_LAZY = {"RedisState": "_redis_state", "SharedStateStats": "_redis_state", "SharedLimit": "_shared_limits"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'atriumn.core' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
     "DEFAULT_BASE_URL",
     "RAW",
@@ -93,6 +114,7 @@ __all__ = [
     "RateLimitError",
     "RawResponse",
     "RawResponses",
+    "RedisState",
     "RequestOptions",
     "RequestTimeoutError",
     "RetryBudget",
@@ -100,6 +122,8 @@ __all__ = [
     "Scrubber",
     "ServerError",
     "ServiceClient",
+    "SharedLimit",
+    "SharedStateStats",
     "StaticToken",
     "Timeouts",
     "TokenCache",

@@ -19,6 +19,8 @@ from ._transport import AsyncTransport, Transport
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ._redis_state import RedisState
+
 __all__ = ["AsyncServiceClient", "ClientOptions", "ServiceClient"]
 
 _S = TypeVar("_S", bound="ServiceClient")
@@ -81,6 +83,8 @@ class ServiceClient:
         transport: a shared :class:`Transport`; the client shares its pool and does not close it (it
             derives one with ``with_options`` when ``base_url`` or ``credentials`` differ).
         deadline: overall deadline per call, in seconds; max_retries: retries per call.
+        shared_state: a :class:`RedisState` sharing tokens, breakers and rate limits with other processes
+            (else ``ATRIUMN_REDIS_URL``'s, else the transport's).
     """
 
     def __init__(
@@ -91,12 +95,14 @@ class ServiceClient:
         transport: Transport | None = None,
         deadline: float | None = None,
         max_retries: int | None = None,
+        shared_state: RedisState | None = None,
     ) -> None:
         if credentials is None and transport is None:
             credentials = default_credentials()
         self._transport, self._owns_transport = Transport.for_client(
-            transport, base_url=base_url, credentials=credentials, deadline=deadline, max_retries=max_retries
-        )
+            transport, base_url=base_url, credentials=credentials, deadline=deadline, max_retries=max_retries,
+            shared_state=shared_state,
+        )  # fmt: skip
 
     @property
     def transport(self) -> Transport:
@@ -149,12 +155,14 @@ class AsyncServiceClient:
         transport: AsyncTransport | None = None,
         deadline: float | None = None,
         max_retries: int | None = None,
+        shared_state: RedisState | None = None,
     ) -> None:
         if credentials is None and transport is None:
             credentials = default_credentials()
         self._transport, self._owns_transport = AsyncTransport.for_client(
-            transport, base_url=base_url, credentials=credentials, deadline=deadline, max_retries=max_retries
-        )
+            transport, base_url=base_url, credentials=credentials, deadline=deadline, max_retries=max_retries,
+            shared_state=shared_state,
+        )  # fmt: skip
 
     @property
     def transport(self) -> AsyncTransport:

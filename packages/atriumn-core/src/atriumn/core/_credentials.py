@@ -80,6 +80,13 @@ class TokenProvider(abc.ABC):
     def on_unauthorized(self, token: AccessToken) -> None:  # noqa: B027 - optional hook
         """Called when the server rejected ``token`` with 401 (the cache then refreshes once)."""
 
+    def shared_identity(self) -> str | None:
+        """A stable, secret-free name for this credential's token in a shared store (a fingerprint), or None
+        when its tokens must not be shared between processes (the default). Providers whose every process
+        obtains the same token, such as client credentials, return one; :class:`~atriumn.core.RedisState`
+        then keeps one token for all of them."""
+        return None
+
     def fixed_headers(self) -> dict[str, str] | None:
         """The headers when they never change (nothing to fetch or refresh), else None.
 
@@ -225,6 +232,8 @@ class TokenCache:
         self._loaded = False
         self._refreshing = False
         self._error: BaseException | None = None
+        self._rejected: str | None = None  # the value the server last refused (never taken from shared state)
+        self._shared: Any = None  # this credential's SharedTokens (see _shared_tokens)
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         #: How many refreshes ran (successful or not); for tests and metrics.
         self.refresh_count = 0
@@ -282,6 +291,8 @@ class TokenCache:
         """Drop the cached token (only if it is still ``token``, when given), so the next call refreshes."""
         with self._cond:
             if token is None or self._token is token:
+                if self._token is not None:
+                    self._rejected = self._token.value
                 self._token = None
                 key = self.provider.cache_key
                 if key is not None:
@@ -302,10 +313,13 @@ class TokenCache:
         *,
         force: bool = False,
         on_refresh: Callable[[], None] | None = None,
+        shared: Any = None,
     ) -> AccessToken:
         """A valid token; refreshes through ``run`` (which sends an operation) when needed. Thread-safe.
 
         ``on_refresh`` is called when this caller is the one that refreshes (for counting refreshes).
+        ``shared``: a :class:`~atriumn.core.RedisState` whose token this process uses, and refreshes for
+        every process sharing it (see :mod:`._shared_tokens`), when the provider has a ``shared_identity``.
         """
         with self._cond:
             while True:
@@ -319,11 +333,15 @@ class TokenCache:
         if action == USE:
             assert token is not None
             return token
+        if shared is not None and self.provider.shared_identity() is not None:
+            from ._shared_tokens import refresh_cache_sync
+
+            return refresh_cache_sync(self, shared, run, token, on_refresh)
         if on_refresh is not None:
             on_refresh()
         return self._refresh_sync(run, token)
 
-    def _refresh_sync(self, run: Callable[[Operation[Any]], Any], old: AccessToken | None) -> AccessToken:
+    def _run_flow_sync(self, run: Callable[[Operation[Any]], Any]) -> AccessToken:
         flow = self.provider.token_flow()
         try:
             op = next(flow)
@@ -335,11 +353,17 @@ class TokenCache:
                 else:
                     op = flow.send(result)
         except StopIteration as stop:
-            return self._conclude(old, stop.value, None)
-        except BaseException as exc:
-            return self._conclude(old, None, exc)
+            token: AccessToken = stop.value
+            return token
         finally:
             flow.close()
+
+    def _refresh_sync(self, run: Callable[[Operation[Any]], Any], old: AccessToken | None) -> AccessToken:
+        try:
+            new = self._run_flow_sync(run)
+        except BaseException as exc:
+            return self._conclude(old, None, exc)
+        return self._conclude(old, new, None)
 
     def _conclude(self, old: AccessToken | None, new: AccessToken | None, exc: BaseException | None) -> AccessToken:
         """Publish a refresh's outcome to every waiter; an advisory failure keeps the old token."""
@@ -360,8 +384,10 @@ class TokenCache:
         *,
         force: bool = False,
         on_refresh: Callable[[], None] | None = None,
+        shared: Any = None,
     ) -> AccessToken:
-        """A valid token; ``run`` is an async function that sends an operation. Task- and thread-safe."""
+        """A valid token; ``run`` is an async function that sends an operation. Task- and thread-safe.
+        ``shared`` as for :meth:`get_token`."""
         while True:
             with self._cond:
                 action, token = self._decide(force)
@@ -381,8 +407,19 @@ class TokenCache:
         if action == USE:
             assert token is not None
             return token
+        if shared is not None and self.provider.shared_identity() is not None:
+            from ._shared_tokens import refresh_cache_async
+
+            return await refresh_cache_async(self, shared, run, token, on_refresh)
         if on_refresh is not None:
             on_refresh()
+        try:
+            new = await self._run_flow_async(run)
+        except BaseException as exc:
+            return self._conclude(token, None, exc)
+        return self._conclude(token, new, None)
+
+    async def _run_flow_async(self, run: Callable[[Operation[Any]], Any]) -> AccessToken:
         flow = self.provider.token_flow()
         try:
             op = next(flow)
@@ -394,9 +431,8 @@ class TokenCache:
                 else:
                     op = flow.send(result)
         except StopIteration as stop:
-            return self._conclude(token, stop.value, None)
-        except BaseException as exc:
-            return self._conclude(token, None, exc)
+            token: AccessToken = stop.value
+            return token
         finally:
             flow.close()
 

@@ -80,6 +80,8 @@ class Operation(Generic[T]):
         error_hook: optional function ``(response) -> AtriumnError | None`` for a service's own error shape.
         log_content: whether DEBUG logs may show the request body's text; ``False`` logs its shape only
             (keys, counts and lengths), for bodies that carry private text such as a conversation.
+        shared_scope: what the call spends of a shared rate limit and which per-model breaker counts it (a
+            ``SharedScope``; used only by a transport with a ``shared_state``).
     """
 
     method: str
@@ -101,6 +103,7 @@ class Operation(Generic[T]):
     timeout: float | None = None
     error_hook: Callable[[Any], Exception | None] | None = None
     log_content: bool = True
+    shared_scope: Any = None
 
     @property
     def is_idempotent(self) -> bool:

@@ -20,7 +20,7 @@ import logging
 import os
 import time
 from collections.abc import Generator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 
@@ -36,9 +36,11 @@ from ._redact import Scrubber
 from ._retry import RetryBudget, RetryPolicy, decide, parse_retry_after
 from ._telemetry import StatsRecorder, instruments
 
-__all__ = ["Authenticate", "PipelineConfig", "Send", "Sleep", "Timeouts", "call_flow", "origin_of"]
+__all__ = ["Authenticate", "Coordinate", "PipelineConfig", "Send", "Sleep", "Timeouts", "call_flow", "origin_of"]
 
 logger = logging.getLogger("atriumn.core.transport")
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -79,6 +81,27 @@ class Authenticate:
     stale: Any = None
 
 
+class Coordinate:
+    """Instruction: one round trip to the shared state (a :class:`~atriumn.core.RedisState`). The sync driver
+    replies with :meth:`run`, the async one with :meth:`arun`; both answer from local state, never raise,
+    when Redis cannot be reached."""
+
+    __slots__ = ("state", "stats", "step")
+
+    def __init__(self, state: Any, step: Any, stats: StatsRecorder) -> None:
+        self.state = state
+        self.step = step
+        self.stats = stats
+
+    def run(self) -> Any:
+        """Run the step with the sync Redis client."""
+        return self.state.run(self.step, self.stats)
+
+    async def arun(self) -> Any:
+        """Run the step with the asyncio Redis client."""
+        return await self.state.arun(self.step, self.stats)
+
+
 @dataclasses.dataclass(kw_only=True)
 class PipelineConfig:
     """Everything the flow needs from a transport (shared, read-only during a call)."""
@@ -100,6 +123,7 @@ class PipelineConfig:
     trace_origins: frozenset[tuple[str, str, int]]
     query: Mapping[str, Any] | None = None
     replay_unsafe: bool = True
+    shared: Any = None  # a RedisState: rate limits and breakers shared by processes (see _shared_call)
 
     def __post_init__(self) -> None:
         self.timeout_dict = self.timeouts.as_dict()
@@ -141,7 +165,15 @@ class _Call:
         )
         self.headers = headers
         self.sent_headers: Mapping[str, str] = headers  # the last attempt's (read for its secrets on failure)
-        self.breaker = cfg.breakers.for_host(f"{self.url.host}:{self.origin[2]}")
+        host = f"{self.url.host}:{self.origin[2]}"
+        self.breaker: Any = cfg.breakers.for_host(host)
+        self.shared: Any = None
+        if cfg.shared is not None:
+            from ._shared_call import CallCoordinator
+
+            lease = min(cfg.longest_timeout, self.budget_s or cfg.longest_timeout)
+            self.shared = CallCoordinator(cfg.shared, op.shared_scope, host, self.breaker, lease)
+            self.breaker = self.shared.breaker
         self.credentials = cfg.credentials if (op.authenticated and own_origin) else None
         self.max_attempts = cfg.retry.max_retries + 1
         self.retries = 0
@@ -174,11 +206,14 @@ class _Call:
         bucket = self.cfg.bucket
         if bucket is None:
             return 0.0
-        wait = bucket.reserve()
+        return self.within_deadline(bucket.reserve(), bucket.cancel, "client-side")
+
+    def within_deadline(self, wait: float, cancel: Any, which: str) -> float:
+        """``wait``, unless it ends past the call's deadline: then the slot is given back and the call raises."""
         if wait > 0 and self.deadline is not None and time.monotonic() + wait > self.deadline:
-            bucket.cancel()
+            cancel()
             raise RequestTimeoutError(
-                f"{self.method} {self.shown_url}: the client-side rate limit needs {wait:.2f}s, past the "
+                f"{self.method} {self.shown_url}: the {which} rate limit needs {wait:.2f}s, past the "
                 f"call's deadline of {self.budget_s:.3g}s",
                 method=self.method, url=self.shown_url, sent=False, phase="rate_limit", timeout=self.budget_s,
             )  # fmt: skip
@@ -289,24 +324,47 @@ def call_flow(cfg: PipelineConfig, op: Operation[Any]) -> Generator[Any, Any, An
             wait = call.rate_limit_wait()
             if wait > 0:
                 yield Sleep(wait)
+            if call.shared is not None:
+                wait = call.within_deadline(
+                    (yield from _coordinate(cfg, call.shared.admit())), call.shared.cancel, "shared"
+                )
+                if wait > 0:
+                    cfg.stats.add("limiter_wait", wait)
+                    yield Sleep(wait)
             response, status, failure = yield from _attempt(call, ins, op_ctx)
-            if response is not None and status is not None and status < 400:
+            ok = response is not None and status is not None and status < 400
+            again = not ok and call.may_refresh(status)
+            delay: float | None = None
+            if not ok and not again:
+                if response is not None:
+                    failure = call.response_failure(response)
+                assert failure is not None
+                delay = call.retry_delay(failure, response, status)
+            if call.shared is not None:
+                headers = response.headers if response is not None else None
+                final = ok or (not again and delay is None)
+                retry_after = getattr(failure, "retry_after", None)
+                opened = yield from _coordinate(cfg, call.shared.report(status, headers, retry_after, final=final))
+                if opened:
+                    cfg.stats.add("circuit_openings", opened)
+                    ins.breaker_openings.add(opened, {"server.address": call.url.host})
+            if ok:
+                assert response is not None and status is not None
                 cfg.budget.record_success()
                 op_span.set_attribute("http.response.status_code", status)
                 record_response(response, time.monotonic() - call.start)
                 return response if op.stream else decode(op, response)
-            if call.may_refresh(status):
+            if again:
                 continue
-            if response is not None:
-                failure = call.response_failure(response)
-            assert failure is not None
-            delay = call.retry_delay(failure, response, status)
             if delay is None:
+                assert failure is not None
                 raise failure
             if delay > 0:
                 yield Sleep(delay)
     except BaseException as exc:
         error = exc
+        if call.shared is not None:
+            call.shared.abandon()
         if isinstance(exc, AtriumnError):
             call.scrubber().scrub_exception(exc)
         raise
@@ -321,6 +379,17 @@ def call_flow(cfg: PipelineConfig, op: Operation[Any]) -> Generator[Any, Any, An
         if call.request_id:
             op_span.set_attribute("atriumn.request_id", call.request_id)
         op_span.end()
+
+
+def _coordinate(cfg: PipelineConfig, plan: Generator[Any, Any, T]) -> Generator[Any, Any, T]:
+    """Run one of the shared state's plans: each step it yields goes to the driver as a :class:`Coordinate`."""
+    try:
+        step = next(plan)
+        while True:
+            step = plan.send((yield Coordinate(cfg.shared, step, cfg.stats)))
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
 
 
 _Outcome = tuple[httpx2.Response | None, int | None, AtriumnError | None]
@@ -379,6 +448,7 @@ def _attempt(call: _Call, ins: Any, op_ctx: Any) -> Generator[Any, Any, _Outcome
         else:
             response, status = result, result.status_code
             error_type = str(status) if status >= 400 else ""
+        cfg.stats.status(status)
         recorded = True
         if call.breaker.record(status, probe=probe):
             cfg.stats.add("circuit_openings")

@@ -10,7 +10,8 @@ Span and metric names:
       ``http.response.status_code``, ``error.type``, ``http.request.resend_count``;
     - histogram ``http.client.request.duration`` (seconds);
     - counters ``atriumn.client.retries``, ``atriumn.client.circuit_breaker.openings``,
-      ``atriumn.client.token.refreshes``.
+      ``atriumn.client.token.refreshes``, ``atriumn.client.shared_state.fallbacks`` (calls answered from local
+      state because Redis could not be reached).
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ class Instruments:
         self.token_refreshes = meter.create_counter(
             "atriumn.client.token.refreshes", unit="{refresh}", description="Token refreshes."
         )
+        self.shared_fallbacks = meter.create_counter(
+            "atriumn.client.shared_state.fallbacks",
+            unit="{fallback}",
+            description="Shared-state steps answered from local state because Redis could not be reached.",
+        )
         self.SpanKind = trace.SpanKind
         self.StatusCode = trace.StatusCode
 
@@ -86,6 +92,13 @@ class TransportStats:
         circuit_openings: times a circuit opened.
         token_refreshes: token refreshes made.
         p50_ms, p95_ms: attempt latency percentiles over the last 2,048 attempts, in milliseconds.
+        responses: responses received by status class (``{"2xx": 120, "4xx": 3}``; transport failures are not
+            responses).
+        rate_limited: 429 responses received.
+        limiter_wait: seconds calls spent waiting for the shared rate limiter (a :class:`RedisState`'s, or its
+            local fallback's).
+        redis_round_trips: round trips to the shared state's Redis made for these calls.
+        redis_fallbacks: shared-state steps answered from local state because Redis could not be reached.
     """
 
     requests: int = 0
@@ -96,6 +109,11 @@ class TransportStats:
     token_refreshes: int = 0
     p50_ms: float = 0.0
     p95_ms: float = 0.0
+    responses: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    rate_limited: int = 0
+    limiter_wait: float = 0.0
+    redis_round_trips: int = 0
+    redis_fallbacks: int = 0
 
 
 class StatsRecorder:
@@ -106,6 +124,17 @@ class StatsRecorder:
         self._latencies: deque[float] = deque(maxlen=window)
         self.requests = self.calls = self.errors = self.retries = 0
         self.circuit_openings = self.token_refreshes = 0
+        self.rate_limited = self.redis_round_trips = self.redis_fallbacks = 0
+        self.limiter_wait = 0.0
+        self._classes = [0] * 6  # responses by status // 100
+
+    def status(self, status: int | None) -> None:
+        """Count a response by its status class (None: a transport failure, not a response)."""
+        if status is not None and 100 <= status < 600:
+            with self._lock:
+                self._classes[status // 100] += 1
+                if status == 429:
+                    self.rate_limited += 1
 
     def attempt(self, seconds: float) -> None:
         """Record one attempt's latency."""
@@ -113,7 +142,7 @@ class StatsRecorder:
             self.requests += 1
             self._latencies.append(seconds)
 
-    def add(self, name: str, amount: int = 1) -> None:
+    def add(self, name: str, amount: float = 1) -> None:
         """Increment a counter by name."""
         with self._lock:
             setattr(self, name, getattr(self, name) + amount)
@@ -129,14 +158,19 @@ class StatsRecorder:
                 "retries": self.retries,
                 "circuit_openings": self.circuit_openings,
                 "token_refreshes": self.token_refreshes,
+                "rate_limited": self.rate_limited,
+                "redis_round_trips": self.redis_round_trips,
+                "redis_fallbacks": self.redis_fallbacks,
             }
+            responses = {f"{i}xx": n for i, n in enumerate(self._classes) if n}
+            waited = self.limiter_wait
 
         def pct(q: float) -> float:
             if not lat:
                 return 0.0
             return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000.0
 
-        return TransportStats(**counts, p50_ms=pct(0.50), p95_ms=pct(0.95))
+        return TransportStats(**counts, p50_ms=pct(0.50), p95_ms=pct(0.95), responses=responses, limiter_wait=waited)
 
 
 _debug_handler: logging.Handler | None = None

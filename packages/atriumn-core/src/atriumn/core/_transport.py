@@ -29,7 +29,7 @@ from ._config import env_duration, env_int, resolve_base_url
 from ._credentials import TokenProvider
 from ._errors import ConfigurationError
 from ._operation import Operation
-from ._pipeline import Authenticate, PipelineConfig, Send, Sleep, Timeouts, call_flow, origin_of
+from ._pipeline import Authenticate, Coordinate, PipelineConfig, Send, Sleep, Timeouts, call_flow, origin_of
 from ._ratelimit import RateLimit, TokenBucket
 from ._retry import RetryBudget, RetryPolicy
 from ._telemetry import (
@@ -44,6 +44,8 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     import asyncio
+
+    from ._redis_state import RedisState
 
 __all__ = ["AsyncTransport", "PoolLimits", "Transport", "register_component"]
 
@@ -132,6 +134,7 @@ class _BaseTransport:
         verify: Any = True,
         query: Mapping[str, Any] | None = None,
         replay_unsafe: bool = True,
+        shared_state: RedisState | None = None,
         environ: Mapping[str, str] | None = None,
         _shared: _Shared | None = None,
     ) -> None:
@@ -170,6 +173,7 @@ class _BaseTransport:
         if not isinstance(replay_unsafe, bool):
             raise ConfigurationError(f"replay_unsafe: expected True or False, got {replay_unsafe!r}")
         self.replay_unsafe = replay_unsafe
+        self.shared_state = _shared_state(shared_state, environ)
         self._trace_origins = trace_origins
         self._shared = _shared or _Shared(
             retry_budget or RetryBudget(), BreakerRegistry(self.circuit_breaker), StatsRecorder()
@@ -193,6 +197,7 @@ class _BaseTransport:
             trace_origins=frozenset(origin_of(httpx2.URL(o)) for o in trace_origins),
             query=self.query or None,
             replay_unsafe=replay_unsafe,
+            shared=self.shared_state,
         )
         self._closed = False
 
@@ -205,13 +210,16 @@ class _BaseTransport:
         credentials: TokenProvider | None = None,
         deadline: float | None = None,
         max_retries: int | None = None,
+        shared_state: RedisState | None = None,
     ) -> tuple[_T, bool]:
         """The transport a service client should use, and whether the client owns (and closes) it.
 
         With ``transport`` given, the client shares it (derived with ``with_options`` when the client's own
-        base URL, credentials, deadline or retries differ); otherwise a new transport is created.
+        base URL, credentials, deadline, retries or shared state differ); otherwise a new transport is created.
         """
         options = _client_options(base_url, credentials, deadline, max_retries)
+        if shared_state is not None:
+            options["shared_state"] = shared_state
         if transport is None:
             return cls(**options), True
         changes = {k: v for k, v in options.items() if v is not None}
@@ -248,6 +256,7 @@ class _BaseTransport:
             "verify": self.verify,
             "query": self.query,
             "replay_unsafe": self.replay_unsafe,
+            "shared_state": self.shared_state,
         }
 
     def _count_refresh(self) -> None:
@@ -255,7 +264,8 @@ class _BaseTransport:
         instruments().token_refreshes.add(1)
 
     def stats(self) -> TransportStats:
-        """Requests, calls, errors, retries, breaker openings, token refreshes and p50/p95 latency."""
+        """Requests, calls, errors, retries, breaker openings, token refreshes, p50/p95 latency, responses by
+        status class, 429s, time waited for the shared limiter, Redis round trips and fallbacks."""
         return self._shared.stats.snapshot()
 
     def __repr__(self) -> str:
@@ -271,6 +281,16 @@ def _client_options(
     if max_retries is not None:
         options["max_retries"] = max_retries
     return options
+
+
+def _shared_state(state: RedisState | None, environ: Mapping[str, str] | None) -> RedisState | None:
+    """The shared state: the argument, else ``ATRIUMN_REDIS_URL``'s, else None (``_redis_state`` is imported
+    only when there is one)."""
+    if state is None and not (os.environ if environ is None else environ).get("ATRIUMN_REDIS_URL"):
+        return None
+    from ._redis_state import resolve_state
+
+    return resolve_state(state, environ)
 
 
 def _auth_result(provider: TokenProvider, token: AccessToken) -> tuple[AccessToken, dict[str, str]]:
@@ -300,6 +320,8 @@ class Transport(_BaseTransport):
         http_transport: any ``httpx2.BaseTransport`` to send with (e.g. ``httpx2.MockTransport`` in unit
             tests, or a faster backend); the policies are unchanged.
         trace_origins: other origins (``https://host``) that may receive W3C ``traceparent``.
+        shared_state: a :class:`RedisState` sharing rate limits, breakers and tokens with every process that
+            uses the same Redis (else ``ATRIUMN_REDIS_URL``'s, else none: local state only).
     """
 
     def __init__(
@@ -365,6 +387,8 @@ class Transport(_BaseTransport):
                     time.sleep(instruction.seconds)
                 elif kind is Authenticate:
                     result = self._authenticate(instruction)
+                elif kind is Coordinate:
+                    result = instruction.run()
                 instruction = flow.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
@@ -394,7 +418,9 @@ class Transport(_BaseTransport):
             if instruction.force and instruction.stale is not None:
                 provider.on_unauthorized(instruction.stale)
                 cache.invalidate(instruction.stale)
-            token = cache.get_token(self._send_unauthenticated, on_refresh=self._count_refresh)
+            token = cache.get_token(
+                self._send_unauthenticated, on_refresh=self._count_refresh, shared=self.shared_state
+            )
             return _auth_result(provider, token)
         except Exception as exc:
             return exc
@@ -497,6 +523,8 @@ class AsyncTransport(_BaseTransport):
                     await asyncio.sleep(instruction.seconds)
                 elif kind is Authenticate:
                     result = await self._authenticate(instruction)
+                elif kind is Coordinate:
+                    result = await instruction.arun()
                 instruction = flow.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
@@ -526,7 +554,9 @@ class AsyncTransport(_BaseTransport):
             if instruction.force and instruction.stale is not None:
                 provider.on_unauthorized(instruction.stale)
                 cache.invalidate(instruction.stale)
-            token = await cache.get_token_async(self._send_unauthenticated, on_refresh=self._count_refresh)
+            token = await cache.get_token_async(
+                self._send_unauthenticated, on_refresh=self._count_refresh, shared=self.shared_state
+            )
             return _auth_result(provider, token)
         except Exception as exc:
             return exc

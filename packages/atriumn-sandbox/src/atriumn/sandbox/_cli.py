@@ -59,6 +59,9 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--batch-delay", type=float, default=0.2, help="seconds an emulated LLM batch job takes (0: done on next poll)"
     )
+    serve.add_argument("--llm-rpm", type=int, help="LLM emulation: requests per window per provider and key")
+    serve.add_argument("--llm-tpm", type=int, help="LLM emulation: tokens per window per provider and key")
+    serve.add_argument("--llm-window", type=float, default=60.0, help="LLM emulation: the limits' window, seconds")
     serve.add_argument(
         "--signing-secret", default=os.environ.get("ATRIUMN_SANDBOX_SIGNING_SECRET"), help="HMAC key for tokens"
     )
@@ -89,6 +92,9 @@ def serve(args: argparse.Namespace) -> None:
             rate_limit_burst=args.rate_limit_burst,
             processing_delay=args.processing_delay,
             batch_delay=args.batch_delay,
+            llm_rpm=args.llm_rpm,
+            llm_tpm=args.llm_tpm,
+            llm_window=args.llm_window,
         )
         config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v})
         sandbox = Sandbox(config, host=args.host, port=args.port).start()

@@ -63,6 +63,11 @@ class SandboxConfig:
             ``request_too_large``).
         gemini_batch_max_inline_bytes: bytes per Gemini ``batchGenerateContent`` request with inline requests
             (larger: 400 ``INVALID_ARGUMENT``).
+        llm_rpm: requests per ``llm_window`` per provider and API key at the emulated chat endpoints, with the
+            providers' rate-limit headers and 429s; ``None`` (the default): unlimited.
+        llm_tpm: tokens (prompt plus answer) per ``llm_window`` per provider and API key; ``None``: unlimited.
+        llm_window: the window of ``llm_rpm`` and ``llm_tpm`` in seconds (default 60: per minute; a few seconds
+            make tests fast). Budgets refill continuously; a full budget is the burst.
     """
 
     data_dir: Path | None = None
@@ -91,6 +96,9 @@ class SandboxConfig:
     anthropic_batch_max_requests: int = 100_000
     anthropic_batch_max_bytes: int = 256 * _MIB
     gemini_batch_max_inline_bytes: int = 20 * _MIB
+    llm_rpm: int | None = None
+    llm_tpm: int | None = None
+    llm_window: float = 60.0
 
     def __post_init__(self) -> None:
         if self.data_dir is not None and not isinstance(self.data_dir, Path):
@@ -111,5 +119,11 @@ class SandboxConfig:
             raise ValueError("processing_delay must not be negative")
         if self.batch_delay < 0:
             raise ValueError("batch_delay must not be negative")
+        for name in ("llm_rpm", "llm_tpm"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+        if not self.llm_window > 0:
+            raise ValueError(f"llm_window must be positive, got {self.llm_window!r}")
         if not self.admin_client_id or not self.admin_client_secret:
             raise ValueError("the bootstrap admin client id and secret must not be empty")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -73,6 +73,8 @@ class StorageClient(ServiceClient):
             :func:`atriumn.storage.transfer_transport`); by default the client makes one and closes it.
         deadline: overall deadline per API call, in seconds (transfers have their own, long deadline).
         max_retries: retries per call.
+        shared_state: a :class:`~atriumn.core.RedisState` for the API transport (tokens and breakers shared by
+            processes); transfers to pre-signed URLs do not use it.
 
     Every method also takes the per-call :class:`~atriumn.core.RequestOptions` by keyword (``extra_headers``,
     ``extra_query``, ``extra_body``, ``timeout``); ``with_options(...)`` gives a client with changed defaults
@@ -88,10 +90,12 @@ class StorageClient(ServiceClient):
         transfer_transport: Transport | None = None,
         deadline: float | None = None,
         max_retries: int | None = None,
+        shared_state: Any = None,
     ) -> None:
         super().__init__(
-            base_url=base_url, credentials=credentials, transport=transport, deadline=deadline, max_retries=max_retries
-        )
+            base_url=base_url, credentials=credentials, transport=transport, deadline=deadline, max_retries=max_retries,
+            shared_state=shared_state,
+        )  # fmt: skip
         self._transfer = transfer_transport
         self._owns_transfer = transfer_transport is None
 
@@ -206,10 +210,12 @@ class AsyncStorageClient(AsyncServiceClient):
         transfer_transport: AsyncTransport | None = None,
         deadline: float | None = None,
         max_retries: int | None = None,
+        shared_state: Any = None,
     ) -> None:
         super().__init__(
-            base_url=base_url, credentials=credentials, transport=transport, deadline=deadline, max_retries=max_retries
-        )
+            base_url=base_url, credentials=credentials, transport=transport, deadline=deadline, max_retries=max_retries,
+            shared_state=shared_state,
+        )  # fmt: skip
         self._transfer = transfer_transport
         self._owns_transfer = transfer_transport is None
 

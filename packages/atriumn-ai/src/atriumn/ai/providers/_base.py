@@ -71,6 +71,10 @@ class Adapter(abc.ABC):
     key_prefix: str = "Bearer "
     #: most texts per embeddings request (0: no embeddings).
     embed_batch_size: int = 0
+    #: a shared state is in use: chat operations carry their scope (see :mod:`atriumn.ai._shared`).
+    shared: bool = False
+    #: the policy of the shared per-model breaker.
+    shared_breaker: Any = None
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
@@ -141,6 +145,10 @@ class Adapter(abc.ABC):
             log_content=req.record_content,
             **kwargs,
         )
+        if self.shared:
+            from atriumn.ai._shared import chat_scope
+
+            op = op.evolve(shared_scope=chat_scope(self, req))
         return apply_options(op, req.request_options) if req.request_options else op
 
     def check(self, req: ChatRequest) -> None:

@@ -132,6 +132,12 @@ Each provider reports them its own way:
   ``cache_creation_input_tokens``).
 - Gemini: ``promptTokenCount = P`` (``cachedContentTokenCount = C`` is part of it).
 
+Rate limits
+-----------
+Off by default. ``SandboxConfig.llm_rpm`` / ``llm_tpm`` / ``llm_window`` (``--llm-rpm``, ``--llm-tpm``,
+``--llm-window``) give every (provider, API key) a budget of requests and tokens per window, with each
+provider's real rate-limit headers and 429 bodies (see :mod:`._limits`).
+
 Embeddings are deterministic unit vectors (8 components unless ``dimensions``/``outputDimensionality``
 asks), float32-exact so float and base64 forms agree; the same text always gives the same vector.
 
@@ -182,13 +188,19 @@ def llm_routes(config: Any = None, *, work_dir: Path | None = None) -> list[Base
 
     Args:
         config: the ``SandboxConfig`` whose batch settings (``batch_delay``, ``*_batch_max_*``) the batch
-            APIs follow; ``None``: the defaults.
+            APIs follow and whose ``llm_rpm`` / ``llm_tpm`` / ``llm_window`` limit the chat endpoints (see
+            :mod:`._limits`); ``None``: the defaults (no limits).
         work_dir: where batch files are kept (in a directory of their own, removed at exit); ``None``: the
             system's temporary directory.
     """
-    return [
-        *batch_routes(config, work_dir=work_dir),
-        *anthropic_routes(),
-        *openai_routes(anthropic_models=anthropic_models),
-        *gemini_routes(),
-    ]
+    from ._limits import limit_routes
+
+    return limit_routes(
+        [
+            *batch_routes(config, work_dir=work_dir),
+            *anthropic_routes(),
+            *openai_routes(anthropic_models=anthropic_models),
+            *gemini_routes(),
+        ],
+        config,
+    )
