@@ -1,11 +1,11 @@
 """The shared transport of the Atriumn SDK.
 
-Every request the SDK makes goes through a :class:`Transport` (or :class:`AsyncTransport`): one connection
-pool, an overall deadline per call, retries that replay a request only when that is safe (an idempotent
-method, or an Idempotency-Key the server honours; see :attr:`Operation.idempotent`), a circuit breaker per host,
-optional client-side rate limiting, credentials with a single-flight token cache, OpenTelemetry spans and
-metrics, and redacted logging. Service packages (``atriumn.auth``, ``atriumn.storage``, ...) build
-:class:`Operation` s and send them through it.
+Every request the SDK makes goes through a :class:`Transport` (or :class:`AsyncTransport`, which sends with
+httpx2 or, optionally, aiohttp): one connection pool, an overall deadline per call, retries that replay a
+request only when that is safe (an idempotent method, or an Idempotency-Key the server honours; see
+:attr:`Operation.idempotent`), a circuit breaker per host, optional client-side rate limiting, credentials with
+a single-flight token cache, OpenTelemetry spans and metrics, and redacted logging. Service packages
+(``atriumn.auth``, ``atriumn.storage``, ...) build :class:`Operation` s and send them through it.
 """
 
 from ._breaker import CircuitBreaker, CircuitBreakerPolicy, CircuitState
@@ -41,6 +41,7 @@ from ._errors import (
     UnprocessableEntityError,
     ValidationError,
 )
+from ._http import Headers, Request, Response
 from ._operation import RAW, RESPONSE, Operation
 from ._pagination import AsyncPager, Page, Pager
 from ._pipeline import Timeouts
@@ -77,6 +78,7 @@ __all__ = [
     "DecodeError",
     "EnvironmentToken",
     "FileTokenStore",
+    "Headers",
     "KeyringTokenStore",
     "MemoryTokenStore",
     "NetworkError",
@@ -89,7 +91,9 @@ __all__ = [
     "PoolLimits",
     "RateLimit",
     "RateLimitError",
+    "Request",
     "RequestTimeoutError",
+    "Response",
     "RetryBudget",
     "RetryPolicy",
     "Scrubber",

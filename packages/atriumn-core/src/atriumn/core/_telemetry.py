@@ -58,6 +58,25 @@ class Instruments:
         )
         self.SpanKind = trace.SpanKind
         self.StatusCode = trace.StatusCode
+        # The providers in force before the application installs an SDK: while they still are, every span and
+        # instrument is a no-op, and the pipeline skips building spans, contexts, attributes and propagation.
+        self.metrics = metrics
+        self._noop_tracer_providers = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+        self._tracing = self._metering = False
+
+    def tracing(self) -> bool:
+        """Whether spans are recorded (a tracer provider was installed): checked per call, cheaply."""
+        if not self._tracing:
+            self._tracing = not isinstance(self.trace.get_tracer_provider(), self._noop_tracer_providers)
+        return self._tracing
+
+    def metering(self) -> bool:
+        """Whether metrics are recorded (a meter provider was installed)."""
+        if not self._metering:
+            # The API's stand-in before a provider is set is private (``_ProxyMeterProvider``): known by name.
+            name = type(self.metrics.get_meter_provider()).__name__
+            self._metering = name not in ("_ProxyMeterProvider", "NoOpMeterProvider")
+        return self._metering
 
 
 _instruments: Instruments | None = None
@@ -112,6 +131,13 @@ class StatsRecorder:
         with self._lock:
             self.requests += 1
             self._latencies.append(seconds)
+
+    def end_call(self, failed: bool) -> None:
+        """Count one call (and one error when it failed)."""
+        with self._lock:
+            self.calls += 1
+            if failed:
+                self.errors += 1
 
     def add(self, name: str, amount: int = 1) -> None:
         """Increment a counter by name."""

@@ -1,7 +1,8 @@
 """The sync and async transports: thin drivers of the pipeline in :mod:`._pipeline`.
 
-They own the connection pool (one ``httpx2.Client`` / ``AsyncClient`` each), execute the pipeline's
-instructions (send, sleep, authenticate) and do nothing else. Every decision is made in the pipeline.
+They own a backend (its connection pool: an ``httpx2.Client`` / ``AsyncClient``, or an ``aiohttp.ClientSession``
+for ``AsyncTransport(backend="aiohttp")``), execute the pipeline's instructions (send, sleep, authenticate)
+and do nothing else. Every decision is made in the pipeline.
 
 Process and loop safety:
     - after ``fork()`` a child never reuses the parent's connections: the pool is rebuilt on first use in
@@ -24,10 +25,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx2
 
+from ._backend_httpx import AsyncHttpxBackend, HttpxBackend, client_options
 from ._breaker import BreakerRegistry, CircuitBreakerPolicy
-from ._config import env_duration, env_int, resolve_base_url
+from ._config import env_duration, env_int, resolve_backend, resolve_base_url
 from ._credentials import TokenProvider
 from ._errors import ConfigurationError
+from ._http import Response
 from ._operation import Operation
 from ._pipeline import Authenticate, PipelineConfig, Send, Sleep, Timeouts, call_flow, origin_of
 from ._ratelimit import RateLimit, TokenBucket
@@ -51,27 +54,29 @@ T = TypeVar("T")
 _T = TypeVar("_T", bound="_BaseTransport")
 
 _components: dict[str, str] = {"core": __version__}
-_user_agent: str | None = None
+_user_agents: dict[str, str] = {}
 
 
 def register_component(name: str, version: str) -> None:
     """Name a distribution and its version in the User-Agent (service packages call this on import)."""
-    global _user_agent
     if _components.get(name) != version:
         _components[name] = version
-        _user_agent = None
+        _user_agents.clear()
 
 
-def user_agent() -> str:
-    """``atriumn-python/<core> (auth/<v>; ...) Python/<v> httpx2/<v>``."""
-    global _user_agent
-    if _user_agent is None:
+def user_agent(backend: str = "httpx2") -> str:
+    """``atriumn-python/<core> (auth/<v>; ...) Python/<v> httpx2/<v>`` (or ``aiohttp/<v>``)."""
+    agent = _user_agents.get(backend)
+    if agent is None:
+        from importlib.metadata import version
+
         parts = "; ".join(f"{k}/{v}" for k, v in sorted(_components.items()))
-        _user_agent = (
+        sent_by = httpx2.__version__ if backend == "httpx2" else version(backend)
+        agent = _user_agents[backend] = (
             f"atriumn-python/{__version__} ({parts}) {sys.implementation.name}/"
-            f"{'.'.join(map(str, sys.version_info[:3]))} httpx2/{httpx2.__version__}"
+            f"{'.'.join(map(str, sys.version_info[:3]))} {backend}/{sent_by}"
         )
-    return _user_agent
+    return agent
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -81,12 +86,13 @@ class PoolLimits:
     Attributes:
         max_connections: open connections at most. Default 100.
         max_keepalive_connections: idle connections kept. Default 20.
-        keepalive_expiry: seconds an idle connection is kept. Default 30.
+        keepalive_expiry: seconds an idle connection is kept. Default 5 (httpx2's): a longer one keeps a
+            burst's idle connections around, and the pool looks them over on every request.
     """
 
     max_connections: int = 100
     max_keepalive_connections: int = 20
-    keepalive_expiry: float = 30.0
+    keepalive_expiry: float = 5.0
 
     def to_httpx(self) -> httpx2.Limits:
         """As ``httpx2.Limits``."""
@@ -112,6 +118,8 @@ class _Shared:
 class _BaseTransport:
     """Configuration common to both transports."""
 
+    _asynchronous = False
+
     def __init__(
         self,
         base_url: str | None = None,
@@ -130,10 +138,17 @@ class _BaseTransport:
         idempotency_header: str = "Idempotency-Key",
         trace_origins: tuple[str, ...] = (),
         verify: Any = True,
+        backend: str | None = None,
         environ: Mapping[str, str] | None = None,
         _shared: _Shared | None = None,
     ) -> None:
         debug_from_environment(environ)
+        if getattr(self, "_http_transport", None) is not None:
+            if backend not in (None, "httpx2"):
+                raise ConfigurationError(f"backend: {backend!r} cannot send with http_transport (an httpx2 transport)")
+            self.backend = "httpx2"
+        else:
+            self.backend = resolve_backend(backend, environ, asynchronous=self._asynchronous)
         install_httpx_log_filter()
         if credentials is not None and not isinstance(credentials, TokenProvider):
             raise ConfigurationError(
@@ -181,7 +196,7 @@ class _BaseTransport:
             breakers=self._shared.breakers,
             bucket=TokenBucket(rate_limit) if rate_limit is not None else None,
             headers=self.extra_headers,
-            user_agent=user_agent(),
+            user_agent=user_agent(self.backend),
             idempotency_header=idempotency_header,
             stats=self._shared.stats,
             trace_origins=frozenset(origin_of(httpx2.URL(o)) for o in trace_origins),
@@ -213,16 +228,6 @@ class _BaseTransport:
         """A transport with some options changed, sharing this one's state (see the subclasses)."""
         raise NotImplementedError
 
-    def _pool_options(self) -> dict[str, Any]:
-        # Redirects are never followed: credentials must not reach a redirect target.
-        return {
-            "limits": self.limits.to_httpx(),
-            "http2": self.http2,
-            "verify": self.verify,
-            "follow_redirects": False,
-            "trust_env": True,
-        }
-
     def _options(self) -> dict[str, Any]:
         return {
             "base_url": self.base_url,
@@ -238,6 +243,7 @@ class _BaseTransport:
             "idempotency_header": self.idempotency_header,
             "trace_origins": self._trace_origins,
             "verify": self.verify,
+            "backend": self.backend,
         }
 
     def _count_refresh(self) -> None:
@@ -249,7 +255,10 @@ class _BaseTransport:
         return self._shared.stats.snapshot()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r}, credentials={self.credentials!r})"
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, credentials={self.credentials!r}, "
+            f"backend={self.backend!r})"
+        )
 
 
 def _client_options(
@@ -285,7 +294,9 @@ class Transport(_BaseTransport):
         limits: pool :class:`PoolLimits`; http2: enable HTTP/2 (needs ``httpx2[http2]``).
         headers: headers added to every request.
         http_transport: any ``httpx2.BaseTransport`` to send with (e.g. ``httpx2.MockTransport`` in unit
-            tests, or a faster backend); the policies are unchanged.
+            tests); the policies are unchanged.
+        backend: ``"httpx2"``, the only backend of the sync transport (``ATRIUMN_HTTP_BACKEND`` names the
+            async transports' backend and leaves this one alone).
         trace_origins: other origins (``https://host``) that may receive W3C ``traceparent``.
     """
 
@@ -296,30 +307,34 @@ class Transport(_BaseTransport):
         http_transport: httpx2.BaseTransport | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(base_url, **kwargs)
         self._http_transport = http_transport
-        self._client: httpx2.Client | None = None
+        super().__init__(base_url, **kwargs)
+        self._backend: HttpxBackend | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
 
-    def _new_client(self) -> httpx2.Client:
-        return httpx2.Client(transport=self._http_transport, **self._pool_options())
-
-    @property
-    def http_client(self) -> httpx2.Client:
+    def _current_backend(self) -> HttpxBackend:
         """The pool (rebuilt after ``fork()`` so a child never shares the parent's connections)."""
-        client = self._client
-        if client is None or self._pid != os.getpid():
+        backend = self._backend
+        if backend is None or self._pid != os.getpid():
             with self._lock:
                 if self._closed:
                     raise RuntimeError("this Transport is closed")
-                if self._client is None or self._pid != os.getpid():
+                if self._backend is None or self._pid != os.getpid():
                     # In a forked child the parent's client is dropped, not closed: closing would shut
                     # sockets the parent still uses.
-                    self._client = self._new_client()
+                    client = httpx2.Client(
+                        transport=self._http_transport, **client_options(self.limits, self.http2, self.verify)
+                    )
+                    self._backend = HttpxBackend(client)
                     self._pid = os.getpid()
-                client = self._client
-        return client
+                backend = self._backend
+        return backend
+
+    @property
+    def http_client(self) -> httpx2.Client:
+        """The ``httpx2.Client`` that sends (rebuilt after ``fork()``)."""
+        return self._current_backend().client
 
     def with_options(self, **changes: Any) -> Transport:
         """A transport with some options changed, sharing this one's pool, breakers, budget and stats.
@@ -329,25 +344,24 @@ class Transport(_BaseTransport):
         """
         options = {**self._options(), **changes}
         derived = Transport(_shared=self._shared, http_transport=self._http_transport, **options)
-        derived._client = self.http_client
+        derived._backend = self._current_backend()
         derived._parent = self  # type: ignore[attr-defined]
         return derived
 
     def send(self, operation: Operation[T]) -> T:
         """Send one operation through the pipeline and return its decoded result.
 
-        For ``stream=True`` operations the open ``httpx2.Response`` is returned; close it (or use
-        :meth:`stream`).
+        For ``stream=True`` operations the open :class:`Response` is returned; close it (or use :meth:`stream`).
         """
         flow = call_flow(self._config, operation)
-        client = self.http_client
+        send = self._current_backend().send
         try:
             instruction = next(flow)
             while True:
                 kind = type(instruction)
                 result: Any = None
                 if kind is Send:
-                    result = self._send(client, instruction.request, instruction.stream)
+                    result = send(instruction.request, instruction.stream)
                 elif kind is Sleep:
                     time.sleep(instruction.seconds)
                 elif kind is Authenticate:
@@ -357,22 +371,6 @@ class Transport(_BaseTransport):
             return stop.value  # type: ignore[no-any-return]
         finally:
             flow.close()
-
-    @staticmethod
-    def _send(client: httpx2.Client, request: httpx2.Request, stream: bool) -> Any:
-        try:
-            response = client.send(request, stream=True)
-        except (httpx2.HTTPError, OSError) as exc:
-            return exc
-        if stream and response.status_code < 400:
-            return response
-        try:
-            response.read()
-        except (httpx2.HTTPError, OSError) as exc:
-            return exc
-        finally:
-            response.close()
-        return response
 
     def _authenticate(self, instruction: Authenticate) -> Any:
         provider = instruction.provider
@@ -390,9 +388,9 @@ class Transport(_BaseTransport):
         return self.send(operation.evolve(authenticated=False))
 
     @contextlib.contextmanager
-    def stream(self, operation: Operation[Any]) -> Iterator[httpx2.Response]:
-        """Send a streaming operation and yield the open response; it is closed on exit, on every path."""
-        response: httpx2.Response = self.send(operation.evolve(stream=True))
+    def stream(self, operation: Operation[Any]) -> Iterator[Response]:
+        """Send a streaming operation and yield the open :class:`Response`; it is closed on exit, on every path."""
+        response: Response = self.send(operation.evolve(stream=True))
         try:
             yield response
         finally:
@@ -402,9 +400,9 @@ class Transport(_BaseTransport):
         """Close the pool (derived transports share it: close the one you created)."""
         with self._lock:
             self._closed = True
-            client, self._client = self._client, None
-        if client is not None and self._pid == os.getpid() and not hasattr(self, "_parent"):
-            client.close()
+            backend, self._backend = self._backend, None
+        if backend is not None and self._pid == os.getpid() and not hasattr(self, "_parent"):
+            backend.close()
 
     def __enter__(self) -> Transport:
         return self
@@ -416,10 +414,19 @@ class Transport(_BaseTransport):
 
 
 class AsyncTransport(_BaseTransport):
-    """The asynchronous transport; same arguments and behaviour as :class:`Transport`.
+    """The asynchronous transport; same arguments and behaviour as :class:`Transport`, plus a choice of backend.
 
     Never blocks the event loop: sleeps (backoff, rate limit) are ``asyncio.sleep``.
+
+    Args:
+        backend: ``"httpx2"`` (the default: HTTP/2, ``http_transport``) or ``"aiohttp"`` (HTTP/1.1, several
+            times less CPU per request; needs ``atriumn-core[aiohttp]``); else ``ATRIUMN_HTTP_BACKEND``.
+            The policies, errors and messages are the same with either (see the configuration docs for how
+            each timeout maps onto aiohttp).
+        http_transport: any ``httpx2.AsyncBaseTransport`` (the httpx2 backend only).
     """
+
+    _asynchronous = True
 
     def __init__(
         self,
@@ -428,30 +435,47 @@ class AsyncTransport(_BaseTransport):
         http_transport: httpx2.AsyncBaseTransport | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(base_url, **kwargs)
+        import asyncio
+
         self._http_transport = http_transport
-        self._client: httpx2.AsyncClient | None = None
+        super().__init__(base_url, **kwargs)
+        if self.backend == "aiohttp" and self.http2:
+            raise ConfigurationError("http2: the aiohttp backend speaks HTTP/1.1 only (use backend='httpx2')")
+        self._running_loop = asyncio.get_running_loop
+        self._backend: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = os.getpid()
 
-    def _new_client(self) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(transport=self._http_transport, **self._pool_options())
+    def _new_backend(self) -> Any:
+        if self.backend == "aiohttp":
+            from ._backend_aiohttp import AiohttpBackend
 
-    @property
-    def http_client(self) -> httpx2.AsyncClient:
+            return AiohttpBackend(self.limits, self.verify)
+        options = client_options(self.limits, self.http2, self.verify)
+        return AsyncHttpxBackend(httpx2.AsyncClient(transport=self._http_transport, **options))
+
+    def _current_backend(self) -> Any:
         """The pool of the running event loop (rebuilt for a new loop, and after ``fork()``)."""
         if self._closed:
             raise RuntimeError("this AsyncTransport is closed")
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop or self._pid != os.getpid():
-            # A pool is bound to the loop that created its connections: a new loop gets a new pool.
-            # The old one is dropped (its loop is gone or belongs to another thread; we cannot close it here).
-            self._client = self._new_client()
+        loop = self._running_loop()
+        backend = self._backend
+        if backend is None or self._loop is not loop or self._pid != os.getpid():
+            # A pool is bound to the loop that created its connections: a new loop gets a new pool. The old one
+            # is dropped (its loop is gone or belongs to another thread; it cannot be closed from here), its
+            # sockets closed when its loop is closed, never in a forked child (they are the parent's).
+            old_loop = self._loop
+            if backend is not None and self._pid == os.getpid() and old_loop is not None and old_loop.is_closed():
+                backend.abandon()
+            backend = self._backend = self._new_backend()
             self._loop = loop
             self._pid = os.getpid()
-        return self._client
+        return backend
+
+    @property
+    def http_client(self) -> Any:
+        """The running loop's client: an ``httpx2.AsyncClient``, or an ``aiohttp.ClientSession``."""
+        return self._current_backend().client
 
     def with_options(self, **changes: Any) -> AsyncTransport:
         """A transport with some options changed, sharing this one's breakers, budget and stats.
@@ -460,21 +484,22 @@ class AsyncTransport(_BaseTransport):
         """
         options = {**self._options(), **changes}
         derived = AsyncTransport(_shared=self._shared, http_transport=self._http_transport, **options)
-        derived._client, derived._loop = self._client, self._loop
+        if derived.backend == self.backend:
+            derived._backend, derived._loop = self._backend, self._loop
         derived._parent = self  # type: ignore[attr-defined]
         return derived
 
     async def send(self, operation: Operation[T]) -> T:
         """Send one operation through the pipeline and return its decoded result (see :meth:`Transport.send`)."""
         flow = call_flow(self._config, operation)
-        client = self.http_client
+        send = self._current_backend().send
         try:
             instruction = next(flow)
             while True:
                 kind = type(instruction)
                 result: Any = None
                 if kind is Send:
-                    result = await self._send(client, instruction.request, instruction.stream)
+                    result = await send(instruction.request, instruction.stream)
                 elif kind is Sleep:
                     import asyncio
 
@@ -486,22 +511,6 @@ class AsyncTransport(_BaseTransport):
             return stop.value  # type: ignore[no-any-return]
         finally:
             flow.close()
-
-    @staticmethod
-    async def _send(client: httpx2.AsyncClient, request: httpx2.Request, stream: bool) -> Any:
-        try:
-            response = await client.send(request, stream=True)
-        except (httpx2.HTTPError, OSError) as exc:
-            return exc
-        if stream and response.status_code < 400:
-            return response
-        try:
-            await response.aread()
-        except (httpx2.HTTPError, OSError) as exc:
-            return exc
-        finally:
-            await response.aclose()
-        return response
 
     async def _authenticate(self, instruction: Authenticate) -> Any:
         provider = instruction.provider
@@ -519,9 +528,9 @@ class AsyncTransport(_BaseTransport):
         return await self.send(operation.evolve(authenticated=False))
 
     @contextlib.asynccontextmanager
-    async def stream(self, operation: Operation[Any]) -> AsyncIterator[httpx2.Response]:
-        """Send a streaming operation and yield the open response; it is closed on exit, on every path."""
-        response: httpx2.Response = await self.send(operation.evolve(stream=True))
+    async def stream(self, operation: Operation[Any]) -> AsyncIterator[Response]:
+        """Send a streaming operation and yield the open :class:`Response`; it is closed on exit, on every path."""
+        response: Response = await self.send(operation.evolve(stream=True))
         try:
             yield response
         finally:
@@ -530,10 +539,10 @@ class AsyncTransport(_BaseTransport):
     async def aclose(self) -> None:
         """Close the pool."""
         self._closed = True
-        client, self._client = self._client, None
-        if client is not None and not hasattr(self, "_parent"):
+        backend, self._backend = self._backend, None
+        if backend is not None and not hasattr(self, "_parent"):
             with contextlib.suppress(RuntimeError):
-                await client.aclose()
+                await backend.aclose()
 
     async def close(self) -> None:
         """Alias of :meth:`aclose`."""
