@@ -184,9 +184,15 @@ class _Body(Body):
         self._upload = upload
 
     async def achunks(self) -> AsyncIterator[bytes]:
+        # One HTTP chunk at a time (as httpx2 reads them), not whatever happens to be buffered: a reader of a
+        # stream then sees the same pieces with either backend.
         content = self._raw.content
-        while chunk := await content.readany():
-            yield chunk
+        while True:
+            chunk, end_of_http_chunk = await content.readchunk()
+            if chunk:
+                yield chunk
+            elif not end_of_http_chunk:
+                return  # the end of the body
 
     def close(self, complete: bool) -> None:
         if self._upload is not None:
@@ -222,19 +228,25 @@ class AiohttpBackend:
         # One attempt is one request: aiohttp would silently resend an idempotent request once when a kept-alive
         # connection turns out dropped; the pipeline decides retries (and counts them). No public switch exists.
         self.client._retry_connection = False
-        self._timeouts: dict[tuple[float, float], aiohttp.ClientTimeout] = {}
+        self._by_timeouts: dict[tuple[float, float], dict[str, Any]] = {}
+        self._last: tuple[Any, dict[str, Any]] = (None, {})
         self._proxies: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    def _timeout(self, timeouts: Any) -> aiohttp.ClientTimeout:
+    def _options(self, timeouts: Any) -> dict[str, Any]:
+        """The request options for the attempt's timeouts (built once per distinct set)."""
+        if timeouts is self._last[0]:  # a transport's own timeouts: the same object on every call
+            return self._last[1]
         key = (timeouts["connect"], timeouts["read"])
-        timeout = self._timeouts.get(key)
-        if timeout is None:
-            if len(self._timeouts) > 64:  # deadline-capped timeouts are one-offs: keep the cache small
-                self._timeouts.clear()
-            timeout = self._timeouts[key] = aiohttp.ClientTimeout(
+        options = self._by_timeouts.get(key)
+        if options is None:
+            if len(self._by_timeouts) > 64:  # deadline-capped timeouts are one-offs: keep the cache small
+                self._by_timeouts.clear()
+            timeout = aiohttp.ClientTimeout(
                 total=None, connect=key[0], sock_connect=key[0], sock_read=key[1], ceil_threshold=_NO_CEILING
             )
-        return timeout
+            options = self._by_timeouts[key] = {"timeout": timeout, "allow_redirects": False}
+        self._last = (timeouts, options)
+        return options
 
     def _proxy(self, target: Any, url: yarl.URL) -> tuple[Any, Any]:
         origin = target.origin if target is not None else (url.scheme, url.host or "", url.port or 0)
@@ -277,14 +289,14 @@ class AiohttpBackend:
                 upload = _Upload(data, request.timeouts["write"])
                 data = upload.payload()
             proxy, proxy_auth = self._proxy(target, url)
+            options = self._options(request.timeouts)
+            if proxy is not None:
+                options = {**options, "proxy": proxy, "proxy_auth": proxy_auth}
             try:
-                raw = await self.client.request(
-                    request.method, url, headers=headers, data=data, timeout=self._timeout(request.timeouts),
-                    allow_redirects=False, proxy=proxy, proxy_auth=proxy_auth,
-                )  # fmt: skip
+                raw = await self.client.request(request.method, url, headers=headers, data=data, **options)
             except Exception as exc:
                 return _failed(exc, upload)
-            headers_in = Headers(raw.headers.items())
+            headers_in = Headers(multidict=raw.headers)
             status = raw.status
             if stream and status < 400:
                 handed_over = True

@@ -78,10 +78,14 @@ class Headers(Mapping[str, str]):
     gives its values one by one; :meth:`multi_items` every ``(name, value)`` pair in order, names in lower case.
     """
 
-    __slots__ = ("_index", "_items", "_source")
+    __slots__ = ("_index", "_items", "_multidict", "_source")
 
-    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        self._source: Iterable[tuple[str, str]] | None = items  # read on first use: most headers are never looked at
+    def __init__(self, items: Iterable[tuple[str, str]] = (), *, multidict: Any = None) -> None:
+        """``items``: the ``(name, value)`` pairs as received; or ``multidict``: a case-insensitive multidict
+        (aiohttp's), looked up directly."""
+        # Read on first use: most headers of most responses are never looked at.
+        self._source: Iterable[tuple[str, str]] | None = items if multidict is None else multidict.items()
+        self._multidict = multidict
         self._items: list[tuple[str, str]] = []
         self._index: dict[str, str] = {}
 
@@ -95,17 +99,29 @@ class Headers(Mapping[str, str]):
         return self._index
 
     def __getitem__(self, name: str) -> str:
-        index = self._index if self._source is None else self._load()
-        return index[name.lower()]
+        value = self.get(name, _MISSING)
+        if value is _MISSING:
+            raise KeyError(name)
+        return str(value)
 
     def get(self, name: str, default: Any = None) -> Any:
         """The field's value (repeats joined with ``", "``), or ``default``."""
+        multidict = self._multidict
+        if multidict is not None:
+            values = multidict.getall(name, None)
+            if values is None:
+                return default
+            return values[0] if len(values) == 1 else ", ".join(values)
         index = self._index if self._source is None else self._load()
         return index.get(name.lower(), default)
 
     def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        if self._multidict is not None:
+            return name in self._multidict
         index = self._index if self._source is None else self._load()
-        return isinstance(name, str) and name.lower() in index
+        return name.lower() in index
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._index if self._source is None else self._load())
@@ -130,6 +146,9 @@ class Headers(Mapping[str, str]):
         from ._redact import redact_headers
 
         return f"Headers({redact_headers(self.multi_items())!r})"
+
+
+_MISSING: Any = object()
 
 
 class Body:

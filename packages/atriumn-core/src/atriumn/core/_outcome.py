@@ -124,12 +124,23 @@ def decode(op: Operation[Any], response: Response) -> Any:
         return response
     if rtype is bytes:
         return response.content
-    request_id = request_id_of(response.headers)
     content = response.content
+    try:
+        data = jsonlib.loads(content.decode())  # JSON is UTF-8 (RFC 8259): skip json's encoding detection
+    except ValueError:  # not UTF-8 (a BOM, UTF-16), or not JSON
+        data = _loads(response, content)
+    if rtype is RAW:
+        return data
+    return structure(data, rtype, op.casing, request_id=request_id_of(response.headers))
+
+
+def _loads(response: Response, content: bytes) -> Any:
+    """The slow path of :func:`decode`: other encodings, and the errors of a body that is not JSON."""
+    request_id = request_id_of(response.headers)
     if not content.strip():
         raise DecodeError("expected a JSON body, got an empty one", request_id=request_id)
     try:
-        data = jsonlib.loads(content)
+        return jsonlib.loads(content)
     except ValueError as exc:
         ctype = response.headers.get("content-type", "")
         raise DecodeError(
@@ -137,9 +148,6 @@ def decode(op: Operation[Any], response: Response) -> Any:
             body=redact_body(content, ctype, response=True),
             request_id=request_id,
         ) from None
-    if rtype is RAW:
-        return data
-    return structure(data, rtype, op.casing, request_id=request_id)
 
 
 def finish_attempt(

@@ -59,13 +59,15 @@ class Timeouts:
         return {"connect": self.connect, "read": self.read, "write": self.write, "pool": self.pool}
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
 class Send:
     """Instruction: send ``request``; reply with the :class:`Response` (body read unless ``stream`` and the status
     is a success), a :class:`Failed` for a transport failure, or any other exception (raised as it is)."""
 
-    request: Request
-    stream: bool
+    __slots__ = ("request", "stream")  # one per attempt: a plain class (a frozen dataclass costs a microsecond)
+
+    def __init__(self, request: Request, stream: bool) -> None:
+        self.request = request
+        self.stream = stream
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +116,12 @@ class PipelineConfig:
 
 class _Call:
     """One call's state as it moves through the phases (prepared once, updated per attempt)."""
+
+    __slots__ = (
+        "_own_headers", "_scrubber", "body", "breaker", "budget_s", "cfg", "credentials", "deadline", "force_token",
+        "headers", "max_attempts", "method", "op", "propagate", "refreshed_after_401", "replay_safe", "request_id",
+        "retries", "shown_url", "stale_token", "start", "target",
+    )  # fmt: skip
 
     def __init__(self, cfg: PipelineConfig, op: Operation[Any]) -> None:
         self.cfg = cfg
@@ -379,7 +387,7 @@ def _attempt(call: _Call, ins: Any, op_ctx: Any) -> Generator[Any, Any, _Outcome
             target=target,
         )  # fmt: skip
         sent_at = time.monotonic()
-        result = yield Send(request=request, stream=op.stream)
+        result = yield Send(request, op.stream)
         elapsed = time.monotonic() - sent_at
         cfg.stats.attempt(elapsed)
         response: Response | None = None

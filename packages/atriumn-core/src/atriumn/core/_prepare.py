@@ -95,7 +95,11 @@ def request_body(op: Operation[Any]) -> tuple[bytes | None, str | None]:
     if op.json is None:
         return None, None
     data = op.json if type(op.json) is dict and _plain(op.json) else unstructure(op.json, op.casing)
-    return jsonlib.dumps(data, separators=(",", ":"), ensure_ascii=False).encode(), "application/json"
+    return _ENCODER.encode(data).encode(), "application/json"
+
+
+#: ``json.dumps`` with options builds an encoder per call: one, built once.
+_ENCODER = jsonlib.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def _plain(doc: dict[str, Any]) -> bool:
