@@ -230,7 +230,7 @@ class AiohttpBackend:
         self.client._retry_connection = False
         self._by_timeouts: dict[tuple[float, float], dict[str, Any]] = {}
         self._last: tuple[Any, dict[str, Any]] = (None, {})
-        self._proxies: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._proxies: dict[Any, tuple[Any, Any]] = {}
 
     def _options(self, timeouts: Any) -> dict[str, Any]:
         """The request options for the attempt's timeouts (built once per distinct set)."""
@@ -249,8 +249,9 @@ class AiohttpBackend:
         return options
 
     def _proxy(self, target: Any, url: yarl.URL) -> tuple[Any, Any]:
-        origin = target.origin if target is not None else (url.scheme, url.host or "", url.port or 0)
-        proxy = self._proxies.get(origin)
+        """The proxy from the environment for this URL's origin (looked up once per URL the pipeline prepared)."""
+        key = target if target is not None else url
+        proxy = self._proxies.get(key)
         if proxy is None:
             from aiohttp.helpers import get_env_proxy_for_url
 
@@ -258,7 +259,9 @@ class AiohttpBackend:
                 proxy = get_env_proxy_for_url(url)
             except LookupError:
                 proxy = (None, None)
-            self._proxies[origin] = proxy
+            if len(self._proxies) > 1024:
+                self._proxies.clear()
+            self._proxies[key] = proxy
         return proxy
 
     async def send(self, request: Request, stream: bool) -> Response | Failed | Exception:

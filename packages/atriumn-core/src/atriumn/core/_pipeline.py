@@ -112,6 +112,7 @@ class PipelineConfig:
         # Built once per transport: every call starts from a copy.
         self.static_headers: dict[str, str] = {"User-Agent": self.user_agent, **self.headers}
         self.attempt_labels = [f"attempt={n}; max={self.retry.max_retries + 1}" for n in range(1, 5)]
+        self.fixed_auth: dict[str, str] | None = None  # the credentials' fixed headers, once known
 
 
 class _Call:
@@ -162,8 +163,13 @@ class _Call:
 
     def use_fixed_credentials(self) -> None:
         """A fixed key goes on the headers once: no cache round trip per attempt, no refresh after a 401."""
-        if self.credentials is not None:
-            fixed = self.credentials.fixed_headers()
+        credentials = self.credentials
+        if credentials is not None:
+            fixed = self.cfg.fixed_auth
+            if fixed is None:
+                fixed = credentials.fixed_headers()
+                if fixed is not None:  # they never change: asked once per transport
+                    self.cfg.fixed_auth = fixed
             if fixed is not None:
                 self.headers.update(fixed)
                 self.credentials = None
@@ -306,9 +312,10 @@ def call_flow(cfg: PipelineConfig, op: Operation[Any]) -> Generator[Any, Any, An
     try:
         call.use_fixed_credentials()
         while True:
-            wait = call.rate_limit_wait()
-            if wait > 0:
-                yield Sleep(wait)
+            if cfg.bucket is not None:
+                wait = call.rate_limit_wait()
+                if wait > 0:
+                    yield Sleep(wait)
             response, status, failure = yield from _attempt(call, ins, op_ctx)
             if response is not None and status is not None and status < 400:
                 cfg.budget.record_success()
@@ -407,7 +414,8 @@ def _attempt(call: _Call, ins: Any, op_ctx: Any) -> Generator[Any, Any, _Outcome
             cfg.stats.add("circuit_openings")
             if ins.metering():
                 ins.breaker_openings.add(1, {"server.address": target.host})
-        finish_attempt(ins, span, status, error_type, elapsed, call.method, target.host, target.port)
+        if span is not None or ins.metering():
+            finish_attempt(ins, span, status, error_type, elapsed, call.method, target.host, target.port)
         if logger.isEnabledFor(logging.DEBUG):
             log_attempt(
                 op, call.shown_url, status, elapsed, call.retries + 1, request, response, error_type, call.scrubber()

@@ -54,6 +54,9 @@ T = TypeVar("T")
 _T = TypeVar("_T", bound="_BaseTransport")
 
 _components: dict[str, str] = {"core": __version__}
+_forks = [0]  # how many times this process is a forked child of the one that imported us (a cheap pid check)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
 _user_agents: dict[str, str] = {}
 
 
@@ -310,24 +313,24 @@ class Transport(_BaseTransport):
         self._http_transport = http_transport
         super().__init__(base_url, **kwargs)
         self._backend: HttpxBackend | None = None
-        self._pid = os.getpid()
+        self._fork = _forks[0]
         self._lock = threading.Lock()
 
     def _current_backend(self) -> HttpxBackend:
         """The pool (rebuilt after ``fork()`` so a child never shares the parent's connections)."""
         backend = self._backend
-        if backend is None or self._pid != os.getpid():
+        if backend is None or self._fork != _forks[0]:
             with self._lock:
                 if self._closed:
                     raise RuntimeError("this Transport is closed")
-                if self._backend is None or self._pid != os.getpid():
+                if self._backend is None or self._fork != _forks[0]:
                     # In a forked child the parent's client is dropped, not closed: closing would shut
                     # sockets the parent still uses.
                     client = httpx2.Client(
                         transport=self._http_transport, **client_options(self.limits, self.http2, self.verify)
                     )
                     self._backend = HttpxBackend(client)
-                    self._pid = os.getpid()
+                    self._fork = _forks[0]
                 backend = self._backend
         return backend
 
@@ -401,7 +404,7 @@ class Transport(_BaseTransport):
         with self._lock:
             self._closed = True
             backend, self._backend = self._backend, None
-        if backend is not None and self._pid == os.getpid() and not hasattr(self, "_parent"):
+        if backend is not None and self._fork == _forks[0] and not hasattr(self, "_parent"):
             backend.close()
 
     def __enter__(self) -> Transport:
@@ -444,7 +447,7 @@ class AsyncTransport(_BaseTransport):
         self._running_loop = asyncio.get_running_loop
         self._backend: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pid = os.getpid()
+        self._fork = _forks[0]
 
     def _new_backend(self) -> Any:
         if self.backend == "aiohttp":
@@ -460,16 +463,16 @@ class AsyncTransport(_BaseTransport):
             raise RuntimeError("this AsyncTransport is closed")
         loop = self._running_loop()
         backend = self._backend
-        if backend is None or self._loop is not loop or self._pid != os.getpid():
+        if backend is None or self._loop is not loop or self._fork != _forks[0]:
             # A pool is bound to the loop that created its connections: a new loop gets a new pool. The old one
             # is dropped (its loop is gone or belongs to another thread; it cannot be closed from here), its
             # sockets closed when its loop is closed, never in a forked child (they are the parent's).
             old_loop = self._loop
-            if backend is not None and self._pid == os.getpid() and old_loop is not None and old_loop.is_closed():
+            if backend is not None and self._fork == _forks[0] and old_loop is not None and old_loop.is_closed():
                 backend.abandon()
             backend = self._backend = self._new_backend()
             self._loop = loop
-            self._pid = os.getpid()
+            self._fork = _forks[0]
         return backend
 
     @property
