@@ -481,3 +481,17 @@ def test_a_missing_aiohttp_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "aiohttp" else real(name, *a))
     with pytest.raises(ConfigurationError, match=r"^ATRIUMN_HTTP_BACKEND: .*pip install 'atriumn-core\[aiohttp\]'"):
         AsyncTransport("http://127.0.0.1:9", environ={"ATRIUMN_HTTP_BACKEND": "aiohttp"})
+
+
+def test_derived_async_transports_share_the_pool(srv: FaultServer, async_backend: str) -> None:
+    async def main() -> None:
+        t = AsyncTransport(srv.url, backend=async_backend)
+        derived = t.with_options(max_retries=0)  # derived before the parent ever sent: still one pool
+        assert await derived.send(GET) == {"ok": True}
+        assert await t.send(GET) == {"ok": True}
+        assert derived.http_client is t.http_client
+        await derived.aclose()
+        await t.aclose()
+
+    asyncio.run(main())
+    assert len({r.connection_id for r in srv.requests}) == 1

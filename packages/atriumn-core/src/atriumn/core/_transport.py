@@ -445,6 +445,7 @@ class AsyncTransport(_BaseTransport):
         if self.backend == "aiohttp" and self.http2:
             raise ConfigurationError("http2: the aiohttp backend speaks HTTP/1.1 only (use backend='httpx2')")
         self._running_loop = asyncio.get_running_loop
+        self._pool_owner: AsyncTransport | None = None  # the transport whose pool this one shares
         self._backend: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fork = _forks[0]
@@ -461,6 +462,8 @@ class AsyncTransport(_BaseTransport):
         """The pool of the running event loop (rebuilt for a new loop, and after ``fork()``)."""
         if self._closed:
             raise RuntimeError("this AsyncTransport is closed")
+        if self._pool_owner is not None:  # derived with the same backend: the pool is its parent's
+            return self._pool_owner._current_backend()
         loop = self._running_loop()
         backend = self._backend
         if backend is None or self._loop is not loop or self._fork != _forks[0]:
@@ -481,15 +484,12 @@ class AsyncTransport(_BaseTransport):
         return self._current_backend().client
 
     def with_options(self, **changes: Any) -> AsyncTransport:
-        """A transport with some options changed, sharing this one's breakers, budget and stats.
-
-        The derived transport shares the pool when it is used on the same event loop.
-        """
+        """A transport with some options changed, sharing this one's breakers, budget and stats, and its pool
+        (unless the backend, limits or TLS settings differ); close the one you created."""
         options = {**self._options(), **changes}
         derived = AsyncTransport(_shared=self._shared, http_transport=self._http_transport, **options)
-        if derived.backend == self.backend:
-            derived._backend, derived._loop = self._backend, self._loop
-        derived._parent = self  # type: ignore[attr-defined]
+        if derived.backend == self.backend and derived.limits == self.limits and derived.verify is self.verify:
+            derived._pool_owner = self._pool_owner or self
         return derived
 
     async def send(self, operation: Operation[T]) -> T:
@@ -543,7 +543,7 @@ class AsyncTransport(_BaseTransport):
         """Close the pool."""
         self._closed = True
         backend, self._backend = self._backend, None
-        if backend is not None and not hasattr(self, "_parent"):
+        if backend is not None:  # a transport sharing its parent's pool has none of its own
             with contextlib.suppress(RuntimeError):
                 await backend.aclose()
 
