@@ -49,10 +49,11 @@ from ._ratelimit import RateLimit
 from ._redact import Scrubber, redact_body, redact_headers, redact_url
 from ._retry import RetryBudget, RetryPolicy, parse_retry_after
 from ._serde import converter_for, structure, unstructure
+from ._settings import PoolLimits, register_component
 from ._stores import FileTokenStore, KeyringTokenStore, MemoryTokenStore, default_credentials_path
 from ._telemetry import TransportStats, enable_debug_logging
 from ._tokens import AccessToken, TokenStore
-from ._transport import AsyncTransport, PoolLimits, Transport, register_component
+from ._transport import AsyncTransport, Transport
 from ._version import __version__
 
 __all__ = [

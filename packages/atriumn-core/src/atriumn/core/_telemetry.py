@@ -90,9 +90,7 @@ class Instruments:
 
 _UNKNOWN: Any = object()
 #: The API's stand-ins for a provider (no-ops).
-_NOOP_PROVIDERS = frozenset(
-    {"ProxyTracerProvider", "NoOpTracerProvider", "_ProxyMeterProvider", "NoOpMeterProvider"}
-)
+_NOOP_PROVIDERS = frozenset({"ProxyTracerProvider", "NoOpTracerProvider", "_ProxyMeterProvider", "NoOpMeterProvider"})
 
 
 _instruments: Instruments | None = None

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -35,6 +33,7 @@ from ._operation import Operation
 from ._pipeline import Authenticate, PipelineConfig, Send, Sleep, Timeouts, call_flow, origin_of
 from ._ratelimit import RateLimit, TokenBucket
 from ._retry import RetryBudget, RetryPolicy
+from ._settings import PoolLimits, forks, user_agent
 from ._telemetry import (
     StatsRecorder,
     TransportStats,
@@ -43,68 +42,14 @@ from ._telemetry import (
     instruments,
 )
 from ._tokens import AccessToken
-from ._version import __version__
 
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["AsyncTransport", "PoolLimits", "Transport", "register_component"]
+__all__ = ["AsyncTransport", "Transport"]
 
 T = TypeVar("T")
 _T = TypeVar("_T", bound="_BaseTransport")
-
-_components: dict[str, str] = {"core": __version__}
-_forks = [0]  # how many times this process is a forked child of the one that imported us (a cheap pid check)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
-_user_agents: dict[str, str] = {}
-
-
-def register_component(name: str, version: str) -> None:
-    """Name a distribution and its version in the User-Agent (service packages call this on import)."""
-    if _components.get(name) != version:
-        _components[name] = version
-        _user_agents.clear()
-
-
-def user_agent(backend: str = "httpx2") -> str:
-    """``atriumn-python/<core> (auth/<v>; ...) Python/<v> httpx2/<v>`` (or ``aiohttp/<v>``)."""
-    agent = _user_agents.get(backend)
-    if agent is None:
-        from importlib.metadata import version
-
-        parts = "; ".join(f"{k}/{v}" for k, v in sorted(_components.items()))
-        sent_by = httpx2.__version__ if backend == "httpx2" else version(backend)
-        agent = _user_agents[backend] = (
-            f"atriumn-python/{__version__} ({parts}) {sys.implementation.name}/"
-            f"{'.'.join(map(str, sys.version_info[:3]))} {backend}/{sent_by}"
-        )
-    return agent
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class PoolLimits:
-    """Connection pool limits.
-
-    Attributes:
-        max_connections: open connections at most. Default 100.
-        max_keepalive_connections: idle connections kept. Default 20.
-        keepalive_expiry: seconds an idle connection is kept. Default 5 (httpx2's): a longer one keeps a
-            burst's idle connections around, and the pool looks them over on every request.
-    """
-
-    max_connections: int = 100
-    max_keepalive_connections: int = 20
-    keepalive_expiry: float = 5.0
-
-    def to_httpx(self) -> httpx2.Limits:
-        """As ``httpx2.Limits``."""
-        return httpx2.Limits(
-            max_connections=self.max_connections,
-            max_keepalive_connections=self.max_keepalive_connections,
-            keepalive_expiry=self.keepalive_expiry,
-        )
-
 
 _DEFAULT_DEADLINE = 120.0
 
@@ -313,24 +258,24 @@ class Transport(_BaseTransport):
         self._http_transport = http_transport
         super().__init__(base_url, **kwargs)
         self._backend: HttpxBackend | None = None
-        self._fork = _forks[0]
+        self._fork = forks[0]
         self._lock = threading.Lock()
 
     def _current_backend(self) -> HttpxBackend:
         """The pool (rebuilt after ``fork()`` so a child never shares the parent's connections)."""
         backend = self._backend
-        if backend is None or self._fork != _forks[0]:
+        if backend is None or self._fork != forks[0]:
             with self._lock:
                 if self._closed:
                     raise RuntimeError("this Transport is closed")
-                if self._backend is None or self._fork != _forks[0]:
+                if self._backend is None or self._fork != forks[0]:
                     # In a forked child the parent's client is dropped, not closed: closing would shut
                     # sockets the parent still uses.
                     client = httpx2.Client(
                         transport=self._http_transport, **client_options(self.limits, self.http2, self.verify)
                     )
                     self._backend = HttpxBackend(client)
-                    self._fork = _forks[0]
+                    self._fork = forks[0]
                 backend = self._backend
         return backend
 
@@ -404,7 +349,7 @@ class Transport(_BaseTransport):
         with self._lock:
             self._closed = True
             backend, self._backend = self._backend, None
-        if backend is not None and self._fork == _forks[0] and not hasattr(self, "_parent"):
+        if backend is not None and self._fork == forks[0] and not hasattr(self, "_parent"):
             backend.close()
 
     def __enter__(self) -> Transport:
@@ -448,7 +393,7 @@ class AsyncTransport(_BaseTransport):
         self._pool_owner: AsyncTransport | None = None  # the transport whose pool this one shares
         self._backend: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._fork = _forks[0]
+        self._fork = forks[0]
 
     def _new_backend(self) -> Any:
         if self.backend == "aiohttp":
@@ -466,16 +411,16 @@ class AsyncTransport(_BaseTransport):
             return self._pool_owner._current_backend()
         loop = self._running_loop()
         backend = self._backend
-        if backend is None or self._loop is not loop or self._fork != _forks[0]:
+        if backend is None or self._loop is not loop or self._fork != forks[0]:
             # A pool is bound to the loop that created its connections: a new loop gets a new pool. The old one
             # is dropped (its loop is gone or belongs to another thread; it cannot be closed from here), its
             # sockets closed when its loop is closed, never in a forked child (they are the parent's).
             old_loop = self._loop
-            if backend is not None and self._fork == _forks[0] and old_loop is not None and old_loop.is_closed():
+            if backend is not None and self._fork == forks[0] and old_loop is not None and old_loop.is_closed():
                 backend.abandon()
             backend = self._backend = self._new_backend()
             self._loop = loop
-            self._fork = _forks[0]
+            self._fork = forks[0]
         return backend
 
     @property
