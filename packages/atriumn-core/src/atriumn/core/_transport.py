@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx2
 
-from ._backend_httpx import AsyncHttpxBackend, HttpxBackend, client_options
 from ._breaker import BreakerRegistry, CircuitBreakerPolicy
 from ._config import env_duration, env_int, resolve_backend, resolve_base_url
 from ._credentials import TokenProvider
@@ -257,11 +256,11 @@ class Transport(_BaseTransport):
     ) -> None:
         self._http_transport = http_transport
         super().__init__(base_url, **kwargs)
-        self._backend: HttpxBackend | None = None
+        self._backend: Any = None
         self._fork = forks[0]
         self._lock = threading.Lock()
 
-    def _current_backend(self) -> HttpxBackend:
+    def _current_backend(self) -> Any:
         """The pool (rebuilt after ``fork()`` so a child never shares the parent's connections)."""
         backend = self._backend
         if backend is None or self._fork != forks[0]:
@@ -271,6 +270,8 @@ class Transport(_BaseTransport):
                 if self._backend is None or self._fork != forks[0]:
                     # In a forked child the parent's client is dropped, not closed: closing would shut
                     # sockets the parent still uses.
+                    from ._backend_httpx import HttpxBackend, client_options  # on first use: a faster import
+
                     client = httpx2.Client(
                         transport=self._http_transport, **client_options(self.limits, self.http2, self.verify)
                     )
@@ -282,7 +283,8 @@ class Transport(_BaseTransport):
     @property
     def http_client(self) -> httpx2.Client:
         """The ``httpx2.Client`` that sends (rebuilt after ``fork()``)."""
-        return self._current_backend().client
+        client: httpx2.Client = self._current_backend().client
+        return client
 
     def with_options(self, **changes: Any) -> Transport:
         """A transport with some options changed, sharing this one's pool, breakers, budget and stats.
@@ -400,6 +402,8 @@ class AsyncTransport(_BaseTransport):
             from ._backend_aiohttp import AiohttpBackend
 
             return AiohttpBackend(self.limits, self.verify)
+        from ._backend_httpx import AsyncHttpxBackend, client_options
+
         options = client_options(self.limits, self.http2, self.verify)
         return AsyncHttpxBackend(httpx2.AsyncClient(transport=self._http_transport, **options))
 
