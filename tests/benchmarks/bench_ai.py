@@ -564,15 +564,17 @@ def main() -> None:
         "call. `AsyncChatClient` runs its default policies (retries, breaker, usage, cost) on an `AsyncTransport` of "
         "each backend.\n"
     )
-    print("| concurrency | client | calls/s | client CPU µs | ratio to floor (range) |")
-    print("|---:|---|---:|---:|---:|")
+    print("| concurrency | client | calls/s | client CPU µs | ratio to floor (range) | CPU ratio to floor (range) |")
+    print("|---:|---|---:|---:|---:|---:|")
     for conc, rows in concurrent.items():
-        floor = next(rates for name, (rates, _) in rows.items() if "(floor)" in name)
+        floor, floor_cpu = next(v for name, v in rows.items() if "(floor)" in name)
         for name, (rates, cpus) in rows.items():
             ratios = [a / b for a, b in zip(rates, floor, strict=True)]
+            cpu_ratios = [b / a for a, b in zip(cpus, floor_cpu, strict=True)]
             print(
                 f"| {conc} | {name} | {statistics.median(rates):,.0f} | {statistics.median(cpus):,.0f} | "
-                f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f}) |"
+                f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f}) | "
+                f"{statistics.median(cpu_ratios):.2f}× ({min(cpu_ratios):.2f}–{max(cpu_ratios):.2f}) |"
             )
     ours = import_time("atriumn.ai")
     theirs = import_time("openai")
