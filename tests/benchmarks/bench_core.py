@@ -336,6 +336,38 @@ class Results:
             )
         return lines
 
+    def ratios(self, mode: str, name: str, to: str = "(floor)") -> tuple[list[float], list[float]]:
+        """Per-round throughput and CPU ratios of a case to another case (the floor by default) of its mode."""
+        rates, cpus = self.rows[(mode, name)]
+        base, base_cpu = next(v for (m, n), v in self.rows.items() if m == mode and to in n)
+        return (
+            [a / b for a, b in zip(rates, base, strict=True)],
+            [b / a for a, b in zip(cpus, base_cpu, strict=True)],
+        )
+
+    def targets(self) -> list[str]:
+        """The issue's targets, each with what this run measured."""
+        wanted = [
+            ("async, c=64", "AsyncTransport, aiohttp (OTel API only)", "(floor)", 0.7),
+            ("async, c=8", "AsyncTransport, aiohttp (OTel API only)", "(floor)", 0.7),
+            ("async stream, c=64", "AsyncTransport, aiohttp (OTel API only)", "(floor)", 0.6),
+            ("async stream, c=8", "AsyncTransport, aiohttp (OTel API only)", "(floor)", 0.6),
+            ("sync, sequential", "Transport (OTel API only)", "bare httpx2", 1.0),
+            ("async, c=64", "AsyncTransport, httpx2 (OTel API only)", "bare httpx2", 1.0),
+            ("async, c=8", "AsyncTransport, httpx2 (OTel API only)", "bare httpx2", 1.0),
+        ]
+        lines = [
+            "| mode | client | against | target | throughput ratio (range) | CPU ratio (range) |",
+            "|---|---|---|---:|---:|---:|",
+        ]
+        for mode, name, to, target in wanted:
+            if (mode, name) not in self.rows:
+                continue
+            rates, cpus = self.ratios(mode, name, to)
+            against = "bare aiohttp" if "async" in mode and to == "(floor)" else to
+            lines.append(f"| {mode} | {name} | {against} | ≥ {target:.1f}× | {_ratio(rates)} | {_ratio(cpus)} |")
+        return lines
+
 
 def _ratio(values: list[float]) -> str:
     """The median and the range of per-round ratios."""
@@ -432,6 +464,8 @@ def main() -> None:
         f"Python {sys.version.split()[0]}, httpx2 {httpx2.__version__}, aiohttp {aiohttp.__version__}.\n"
     )
     print("\n".join(results.table()))
+    print("\nThe targets of issue #19, as this run measured them:\n")
+    print("\n".join(results.targets()))
     ratio = imports["atriumn.core"] / imports["httpx2"]
     print(
         f"\nImport time (fresh processes, median of 11): `import httpx2` {imports['httpx2']:.1f} ms, "
