@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-import httpx2
 import pytest
 
 from atriumn.ai import (
@@ -20,7 +19,7 @@ from atriumn.ai import (
     UnsupportedParameterError,
     UsageEvent,
 )
-from atriumn.core import BadRequestError, ConfigurationError
+from atriumn.core import BadRequestError, ConfigurationError, Response
 
 from ._fake import FakeServer
 from .conftest import PROVIDERS
@@ -235,13 +234,13 @@ def test_bad_request_is_typed(client: ChatClient) -> None:
 
 def test_streams_closed_on_break_and_exceptions(client: ChatClient, monkeypatch: pytest.MonkeyPatch) -> None:
     closed: list[str] = []
-    original = httpx2.Response.close
+    original = Response.close
 
-    def spy(self: httpx2.Response) -> None:
-        closed.append(self.request.url.path)
+    def spy(self: Response) -> None:
+        closed.append(self.request.url)
         original(self)
 
-    monkeypatch.setattr(httpx2.Response, "close", spy)
+    monkeypatch.setattr(Response, "close", spy)
     for provider in PROVIDERS:
         closed.clear()
         with client.stream(f"{provider}:chunks-20", "x") as s:
@@ -261,13 +260,13 @@ def test_streams_closed_on_break_and_exceptions(client: ChatClient, monkeypatch:
 
 async def test_async_stream_closed_on_break(aclient: AsyncChatClient, monkeypatch: pytest.MonkeyPatch) -> None:
     closed: list[str] = []
-    original = httpx2.Response.aclose
+    original = Response.aclose
 
-    async def spy(self: httpx2.Response) -> None:
-        closed.append(self.request.url.path)
+    async def spy(self: Response) -> None:
+        closed.append(self.request.url)
         await original(self)
 
-    monkeypatch.setattr(httpx2.Response, "aclose", spy)
+    monkeypatch.setattr(Response, "aclose", spy)
     for provider in PROVIDERS:
         closed.clear()
         async with aclient.stream(f"{provider}:chunks-20", "x") as s:

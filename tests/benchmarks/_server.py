@@ -1,7 +1,8 @@
 """A fast, minimal HTTP/1.1 keep-alive server for benchmarks, run in its own process pinned to its own core.
 
-It answers every request with the same small JSON document, as fast as asyncio allows, so that the
-client side is what a benchmark measures. Not a test utility: benchmarks only.
+It answers every request with the same small JSON document (``GET /stream``: a 50-event server-sent event
+stream), as fast as asyncio allows, so that the client side is what a benchmark measures. Not a test utility:
+benchmarks only.
 """
 
 from __future__ import annotations
@@ -32,6 +33,24 @@ RESPONSE = (
 )
 
 
+def _sse(events: int) -> bytes:
+    """A chunked ``text/event-stream`` of ``events`` JSON events then ``[DONE]``, one HTTP chunk per event."""
+    out = [
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nx-request-id: bench\r\n"
+        b"transfer-encoding: chunked\r\n\r\n"
+    ]
+    for i in range(events + 1):
+        data = json.dumps({"index": i, "delta": {"content": f" w{i}"}}).encode() if i < events else b"[DONE]"
+        event = b"data: " + data + b"\n\n"
+        out.append(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+    out.append(b"0\r\n\r\n")
+    return b"".join(out)
+
+
+#: ``GET /stream`` answers with this 50-event stream; every other request with :data:`RESPONSE`.
+STREAM = _sse(50)
+
+
 class _Proto(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -51,8 +70,9 @@ class _Proto(asyncio.Protocol):
             total = end + 4 + length
             if len(self.buf) < total:
                 return
+            stream = self.buf.startswith(b"GET /stream")
             self.buf = self.buf[total:]
-            self.transport.write(RESPONSE)  # type: ignore[attr-defined]
+            self.transport.write(STREAM if stream else RESPONSE)  # type: ignore[attr-defined]
 
 
 def _serve(sock: socket.socket, cpu: int | None) -> None:

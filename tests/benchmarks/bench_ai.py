@@ -7,6 +7,9 @@ Cases, each sync and async: a non-streamed chat (calls/s) and consuming a 50- an
 - ``atriumn``: ``ChatClient.chat`` / ``ChatClient.stream`` (typed events, usage, the final response);
 - ``sdk``: the official ``openai`` / ``anthropic`` package.
 
+Then ``AsyncChatClient`` at concurrency 8 and 64 on each backend of the async transport (httpx2, aiohttp), against
+a bare aiohttp (the floor) and a bare httpx2 POST + ``json.loads``.
+
 Rounds are interleaved (every case once per round, in turn) and medians reported; many short rounds
 rather than a few long ones, so a burst of noise on a shared machine moves one sample, not the result.
 The server is a lean asyncio HTTP/1.1 server in its own process (pinned to its own core when there are
@@ -418,6 +421,70 @@ def async_cases(url: str) -> dict[str, Callable[[str, int], Any]]:
     return {"floor": floor, "atriumn": atriumn, "sdk": sdk}
 
 
+def concurrent_cases(url: str, state: dict[str, Any]) -> dict[str, Callable[[], Any]]:
+    """One non-streamed OpenAI chat call each: the floors (a bare POST + ``json.loads``) and ``AsyncChatClient`` on
+    each backend of the async transport. Clients are made inside the running event loop."""
+    import aiohttp
+    import httpx2
+
+    from atriumn.ai import AsyncChatClient
+    from atriumn.core import AsyncTransport
+
+    path, body = floor_request("openai", 0)
+    headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
+    session = state["aiohttp-bare"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
+    bare = state["httpx2-bare"] = httpx2.AsyncClient(limits=httpx2.Limits(max_connections=100))
+    chat = {}
+    for backend in ("aiohttp", "httpx2"):
+        transport = state[backend] = AsyncTransport(backend=backend)
+        chat[backend] = AsyncChatClient(api_keys=KEYS, base_urls=base_urls(url), transport=transport)
+
+    async def floor_aiohttp() -> None:
+        async with session.post(url + path, data=json.dumps(body).encode(), headers=headers) as r:
+            json.loads(await r.read())
+
+    async def floor_httpx() -> None:
+        json.loads((await bare.post(url + path, content=json.dumps(body).encode(), headers=headers)).content)
+
+    return {
+        "bare aiohttp POST + json.loads (floor)": floor_aiohttp,
+        "bare httpx2 POST + json.loads": floor_httpx,
+        "AsyncChatClient, aiohttp": lambda: chat["aiohttp"].chat("openai:m", MESSAGES, max_tokens=64),
+        "AsyncChatClient, httpx2": lambda: chat["httpx2"].chat("openai:m", MESSAGES, max_tokens=64),
+    }
+
+
+def run_concurrent(url: str, conc: int, calls: int, rounds: int) -> dict[str, tuple[list[float], list[float]]]:
+    """Per case: calls per second, and client CPU µs per call, of each interleaved round at concurrency ``conc``."""
+    out: dict[str, tuple[list[float], list[float]]] = {}
+
+    async def main() -> None:
+        state: dict[str, Any] = {}
+        cases = concurrent_cases(url, state)
+
+        async def fan(one: Callable[[], Any], n: int) -> None:
+            async def worker() -> None:
+                for _ in range(n // conc):
+                    await one()
+
+            await asyncio.gather(*(worker() for _ in range(conc)))
+
+        for one in cases.values():
+            await fan(one, conc * 2)
+        for _ in range(rounds):
+            for name, one in cases.items():
+                wall, cpu = time.perf_counter(), time.process_time()
+                await fan(one, calls)
+                rates, cpus = out.setdefault(name, ([], []))
+                rates.append(calls / (time.perf_counter() - wall))
+                cpus.append((time.process_time() - cpu) / calls * 1e6)
+        for client in state.values():
+            await (client.aclose() if hasattr(client, "aclose") else client.close())
+
+    asyncio.run(main())
+    return out
+
+
 def import_time(module: str) -> float:
     times = []
     for _ in range(5):
@@ -437,7 +504,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--streams", type=int, default=20)
+    parser.add_argument("--concurrent-calls", type=int, default=1280)
+    parser.add_argument("--concurrent-rounds", type=int, default=7)
     args = parser.parse_args()
+    concurrent: dict[int, dict[str, tuple[list[float], list[float]]]] = {}
 
     workloads = [(p, n) for p in PROVIDERS for n in (0, 50, 200)]
     results: dict[tuple[str, str, str, int], list[float]] = {}
@@ -469,6 +539,8 @@ def main() -> None:
                     loop.run_until_complete(run())
                     results.setdefault(("async", name, p, n), []).append(count / (time.perf_counter() - start))
         loop.close()
+        for conc in (8, 64):
+            concurrent[conc] = run_concurrent(url, conc, args.concurrent_calls, args.concurrent_rounds)
 
     print("## ai\n")
     print(
@@ -486,6 +558,32 @@ def main() -> None:
                 f"| {mode} | {p} | {label} | {med['floor']:.0f} | {med['atriumn']:.0f} | {med['sdk']:.0f} | "
                 f"{med['atriumn'] / med['floor']:.2f}× | {med['atriumn'] / med['sdk']:.2f}× |"
             )
+    print(
+        f"\nConcurrent non-streamed chats (OpenAI's wire format), {args.concurrent_rounds} interleaved rounds of "
+        f"{args.concurrent_calls} calls; medians, the range of the per-round ratio to the floor, and client CPU per "
+        "call. `AsyncChatClient` runs its default policies (retries, breaker, usage, cost) on an `AsyncTransport` of "
+        "each backend.\n"
+    )
+    print("| concurrency | client | calls/s | client CPU µs | ratio to floor (range) | CPU ratio to floor (range) |")
+    print("|---:|---|---:|---:|---:|---:|")
+    for conc, rows in concurrent.items():
+        floor, floor_cpu = next(v for name, v in rows.items() if "(floor)" in name)
+        for name, (rates, cpus) in rows.items():
+            ratios = [a / b for a, b in zip(rates, floor, strict=True)]
+            cpu_ratios = [b / a for a, b in zip(cpus, floor_cpu, strict=True)]
+            print(
+                f"| {conc} | {name} | {statistics.median(rates):,.0f} | {statistics.median(cpus):,.0f} | "
+                f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f}) | "
+                f"{statistics.median(cpu_ratios):.2f}× ({min(cpu_ratios):.2f}–{max(cpu_ratios):.2f}) |"
+            )
+    rates, cpus = concurrent[64]["AsyncChatClient, aiohttp"]
+    floor, floor_cpu = concurrent[64]["bare aiohttp POST + json.loads (floor)"]
+    ratio = statistics.median(a / b for a, b in zip(rates, floor, strict=True))
+    cpu_ratio = statistics.median(b / a for a, b in zip(cpus, floor_cpu, strict=True))
+    print(
+        f"\nTarget of issue #19: `AsyncChatClient` on the aiohttp backend ≥ 0.5× the bare aiohttp floor at "
+        f"concurrency 64 — this run: {ratio:.2f}× by throughput, {cpu_ratio:.2f}× by client CPU."
+    )
     ours = import_time("atriumn.ai")
     theirs = import_time("openai")
     print(

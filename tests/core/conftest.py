@@ -29,6 +29,12 @@ def srv2() -> Iterator[FaultServer]:
         assert server.errors == []
 
 
+@pytest.fixture(params=["httpx2", "aiohttp"])
+def async_backend(request: pytest.FixtureRequest) -> str:
+    """Each backend of the async transport, in turn (``AsyncTransport(..., backend=async_backend)``)."""
+    return str(request.param)
+
+
 # --- OpenTelemetry ----------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,17 @@ import asyncio
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
-from atriumn.core import RAW, AccessToken, Operation, RetryPolicy, Timeouts, TokenProvider
+from atriumn.core import (
+    RAW,
+    AccessToken,
+    AsyncTransport,
+    AtriumnError,
+    Operation,
+    RetryPolicy,
+    Timeouts,
+    TokenProvider,
+    Transport,
+)
 
 T = TypeVar("T")
 
@@ -14,6 +24,17 @@ T = TypeVar("T")
 FAST = RetryPolicy(max_retries=3, initial_backoff=0.001, max_backoff=0.005)
 #: Short per-attempt timeouts: a scripted delay of ~1 s is a timeout.
 SHORT = Timeouts(connect=1.0, read=0.25, write=1.0, pool=2.0)
+
+#: Every way to send: the sync transport, and the async one on each of its backends.
+KINDS = ["sync", "async-httpx2", "async-aiohttp"]
+#: The async transport's backends.
+ASYNC_BACKENDS = ["httpx2", "aiohttp"]
+
+
+def backend_of(kind: str) -> str:
+    """The backend a kind sends with (``async-aiohttp`` → ``aiohttp``; the sync transport: ``httpx2``)."""
+    return kind.rpartition("-")[2] if kind.startswith("async") else "httpx2"
+
 
 GET = Operation(method="GET", path="/thing", response_type=RAW)
 POST = Operation(method="POST", path="/things", json={"name": "x"}, response_type=RAW)
@@ -58,3 +79,27 @@ class EndpointToken(TokenProvider):
 def run_async(fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine function in a fresh event loop (each call its own loop)."""
     return asyncio.run(fn())
+
+
+def send_all(kind: str, url: str, ops: list[Operation[Any]], **options: Any) -> list[Any]:
+    """Send ``ops`` in order on one transport of ``kind`` (see :data:`KINDS`); each result or error, in order."""
+    results: list[Any] = []
+    if kind == "sync":
+        with Transport(url, **options) as t:
+            for op in ops:
+                try:
+                    results.append(t.send(op))
+                except AtriumnError as exc:
+                    results.append(exc)
+        return results
+
+    async def main() -> None:
+        async with AsyncTransport(url, backend=backend_of(kind), **options) as t:
+            for op in ops:
+                try:
+                    results.append(await t.send(op))
+                except AtriumnError as exc:
+                    results.append(exc)
+
+    asyncio.run(main())
+    return results

@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 import pytest
-from core_helpers import FAST, GET, SHORT, EndpointToken, FakeClock
+from core_helpers import FAST, GET, KINDS, SHORT, EndpointToken, FakeClock, backend_of
 
 from atriumn.core import AccessToken, ApiKey, AsyncTransport, AuthenticationError, PoolLimits, StaticToken, Transport
 from tests.faultserver import Fault, FaultServer, RecordedRequest, Reply
@@ -56,7 +56,7 @@ class TokenServer:
         return [r for r in self.srv.requests if r.path != "/token"]
 
 
-def test_200_tasks_and_32_threads_cause_exactly_one_refresh(srv: FaultServer) -> None:
+def test_200_tasks_and_32_threads_cause_exactly_one_refresh(srv: FaultServer, async_backend: str) -> None:
     server = TokenServer(srv, delay=0.3)
     clock = FakeClock(start=1_700_000_000.0)
     provider = EndpointToken(clock=clock)
@@ -71,7 +71,7 @@ def test_200_tasks_and_32_threads_cause_exactly_one_refresh(srv: FaultServer) ->
     sync_t = Transport(srv.url, credentials=provider, retry=FAST, timeouts=SHORT.__class__(read=10, pool=20))
     async_t = AsyncTransport(
         srv.url, credentials=provider, retry=FAST, timeouts=SHORT.__class__(read=10, pool=20),
-        limits=PoolLimits(max_connections=64),
+        limits=PoolLimits(max_connections=64), backend=async_backend,
     )  # fmt: skip
 
     def worker(i: int) -> None:
@@ -102,7 +102,7 @@ def test_200_tasks_and_32_threads_cause_exactly_one_refresh(srv: FaultServer) ->
     assert sync_t.stats().token_refreshes + async_t.stats().token_refreshes == 1
 
 
-@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_401_invalidates_refreshes_once_and_retries(srv: FaultServer, kind: str) -> None:
     server = TokenServer(srv, delay=0)
     provider = EndpointToken()
@@ -116,7 +116,7 @@ def test_401_invalidates_refreshes_once_and_retries(srv: FaultServer, kind: str)
     assert [r.headers["atriumn-attempt"] for r in api] == ["attempt=1; max=4", "attempt=1; max=4"]
 
 
-@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_second_401_is_raised_not_looped(srv: FaultServer, kind: str) -> None:
     server = TokenServer(srv, delay=0)
     server.handle = lambda req: (  # type: ignore[method-assign]
@@ -132,7 +132,7 @@ def test_a_second_401_is_raised_not_looped(srv: FaultServer, kind: str) -> None:
     assert len(server.api_requests()) == 2
 
 
-@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_401_with_a_fixed_key_is_final(srv: FaultServer, kind: str) -> None:
     srv.default = lambda req: Reply(401, json={"error": "invalid_key"})
     out = _send(kind, srv.url, ApiKey("fixed-key-1234", header_name="x-api-key", prefix=""), [GET, GET])
@@ -141,7 +141,7 @@ def test_a_401_with_a_fixed_key_is_final(srv: FaultServer, kind: str) -> None:
     assert [r.headers.get("x-api-key") for r in srv.requests] == ["fixed-key-1234", "fixed-key-1234"]
 
 
-@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_static_token_subclass_that_rotates_still_refreshes_after_a_401(srv: FaultServer, kind: str) -> None:
     class Rotating(ApiKey):
         def __init__(self) -> None:
@@ -176,7 +176,7 @@ def test_a_failing_fixed_key_is_counted_as_a_failed_call(srv: FaultServer) -> No
     assert srv.requests == []
 
 
-def test_concurrent_401s_cause_one_refresh(srv: FaultServer) -> None:
+def test_concurrent_401s_cause_one_refresh(srv: FaultServer, async_backend: str) -> None:
     server = TokenServer(srv, delay=0.2, accept_any_issued=True)
     provider = EndpointToken()
     provider.cache.set(AccessToken(value="revoked"))
@@ -193,7 +193,7 @@ def test_concurrent_401s_cause_one_refresh(srv: FaultServer) -> None:
                 errors.append(exc)
 
         async def tasks() -> list[Any]:
-            async with AsyncTransport(srv.url, credentials=provider, retry=FAST) as t:
+            async with AsyncTransport(srv.url, credentials=provider, retry=FAST, backend=async_backend) as t:
                 return await asyncio.gather(*(t.send(GET) for _ in range(50)))
 
         threads = [threading.Thread(target=worker) for _ in range(8)]
@@ -227,7 +227,7 @@ def _send(kind: str, url: str, provider: Any, ops: list[Any]) -> list[Any]:
         return results
 
     async def main() -> None:
-        async with AsyncTransport(url, credentials=provider, retry=FAST, timeouts=SHORT) as t:
+        async with AsyncTransport(url, credentials=provider, retry=FAST, timeouts=SHORT, backend=backend_of(kind)) as t:
             for op in ops:
                 try:
                     results.append(await t.send(op))
@@ -286,8 +286,8 @@ def test_forked_child_uses_its_own_connections_and_the_parent_keeps_working(srv:
 
 @needs_fork
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_forked_child_async_transport(srv: FaultServer) -> None:
-    t = AsyncTransport(srv.url, retry=FAST, timeouts=SHORT)
+def test_forked_child_async_transport(srv: FaultServer, async_backend: str) -> None:
+    t = AsyncTransport(srv.url, retry=FAST, timeouts=SHORT, backend=async_backend)
 
     async def call(who: str) -> Any:
         return await t.send(GET.evolve(query={"who": who}))
@@ -304,8 +304,8 @@ def test_forked_child_async_transport(srv: FaultServer) -> None:
 # --- event loops -------------------------------------------------------------------------------------------------
 
 
-def test_async_transport_from_two_event_loops(srv: FaultServer) -> None:
-    t = AsyncTransport(srv.url, retry=FAST, timeouts=SHORT)
+def test_async_transport_from_two_event_loops(srv: FaultServer, async_backend: str) -> None:
+    t = AsyncTransport(srv.url, retry=FAST, timeouts=SHORT, backend=async_backend)
 
     async def calls(loop_no: int) -> list[Any]:
         return [await t.send(GET.evolve(query={"loop": loop_no})) for _ in range(2)]
@@ -320,14 +320,14 @@ def test_async_transport_from_two_event_loops(srv: FaultServer) -> None:
     assert len(by_loop[1] | by_loop[2] | by_loop[3]) == 3  # a fresh pool per loop
 
 
-def test_closed_transports_refuse_work(srv: FaultServer) -> None:
+def test_closed_transports_refuse_work(srv: FaultServer, async_backend: str) -> None:
     t = Transport(srv.url)
     t.close()
     with pytest.raises(RuntimeError, match="closed"):
         t.send(GET)
 
     async def main() -> None:
-        at = AsyncTransport(srv.url)
+        at = AsyncTransport(srv.url, backend=async_backend)
         await at.aclose()
         with pytest.raises(RuntimeError, match="closed"):
             await at.send(GET)

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from core_helpers import FAST
+from core_helpers import FAST, KINDS, backend_of
 
 from atriumn.core import (
     RAW,
@@ -115,7 +115,7 @@ def _send_all(kind: str, url: str, provider: TokenProvider) -> list[Any]:
         return results
 
     async def main() -> None:
-        async with AsyncTransport(url, credentials=provider, retry=FAST) as t:
+        async with AsyncTransport(url, credentials=provider, retry=FAST, backend=backend_of(kind)) as t:
             for form in FORMS:
                 try:
                     results.append(await t.send(op(form)))
@@ -133,7 +133,7 @@ def _texts(exc: BaseException) -> list[str]:
     return texts
 
 
-@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("provider_name", list(PROVIDERS))
 def test_echoed_secrets_are_scrubbed_everywhere(
     kind: str, provider_name: str, srv: FaultServer, otel: Any, caplog: pytest.LogCaptureFixture

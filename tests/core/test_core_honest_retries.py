@@ -5,13 +5,12 @@ argument checks raise :class:`ValidationError`. Sync and async, against the faul
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from core_helpers import FAST
+from core_helpers import FAST, KINDS, send_all
 
 from atriumn.core import (
     RAW,
@@ -32,32 +31,7 @@ from atriumn.core import (
 )
 from tests.faultserver import Fault, FaultServer, Reply, refused_url
 
-KINDS = ["sync", "async"]
-
-
-def send(kind: str, url: str, ops: list[Operation[Any]], **options: Any) -> list[Any]:
-    """Send ``ops`` in order on one transport; each result or error, in order."""
-    results: list[Any] = []
-    if kind == "sync":
-        with Transport(url, **options) as t:
-            for op in ops:
-                try:
-                    results.append(t.send(op))
-                except AtriumnError as exc:
-                    results.append(exc)
-        return results
-
-    async def main() -> None:
-        async with AsyncTransport(url, **options) as t:
-            for op in ops:
-                try:
-                    results.append(await t.send(op))
-                except AtriumnError as exc:
-                    results.append(exc)
-
-    asyncio.run(main())
-    return results
-
+send = send_all
 
 GET = Operation(method="GET", path="/thing", response_type=RAW)
 
@@ -186,10 +160,11 @@ def test_pool_timeout_names_the_pool(srv: FaultServer) -> None:
     assert "no free connection" in str(info.value) and "0.1s" in str(info.value)
 
 
-async def test_async_pool_timeout_names_the_pool(srv: FaultServer) -> None:
+async def test_async_pool_timeout_names_the_pool(srv: FaultServer, async_backend: str) -> None:
     stream_op = Operation(method="GET", path="/held", stream=True)
+    limits = PoolLimits(max_connections=1)
     async with (
-        AsyncTransport(srv.url, max_retries=0, limits=PoolLimits(max_connections=1), timeouts=Timeouts(pool=0.1)) as t,
+        AsyncTransport(srv.url, max_retries=0, limits=limits, timeouts=Timeouts(pool=0.1), backend=async_backend) as t,
         t.stream(stream_op),
     ):
         with pytest.raises(RequestTimeoutError) as info:

@@ -120,16 +120,37 @@ def test_token_values_have_no_repr() -> None:
 # --- import cost ---------------------------------------------------------------------------------------------
 
 
-def test_import_does_not_load_keyring_or_the_otel_sdk() -> None:
-    code = (
-        "import json, sys; import atriumn.core as c; t = c.Transport('http://127.0.0.1:9'); t.close();"
-        "print(json.dumps(sorted(sys.modules)))"
+def _modules_after(code: str, **env: str) -> list[str]:
+    """The modules a fresh interpreter has loaded after running ``code``."""
+    import os
+
+    out = subprocess.run(
+        [sys.executable, "-c", f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"],
+        capture_output=True, text=True, check=True, timeout=60, env={**os.environ, **env},
+    )  # fmt: skip
+    return list(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_import_does_not_load_keyring_the_otel_sdk_or_aiohttp() -> None:
+    modules = _modules_after(
+        "import asyncio, atriumn.core as c\nt = c.Transport('http://127.0.0.1:9'); t.close()\n"
+        "asyncio.run(c.AsyncTransport('http://127.0.0.1:9').aclose())"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
-    modules = json.loads(out.stdout)
     assert "atriumn.core" in modules
     assert not [m for m in modules if m == "keyring" or m.startswith(("keyring.", "keyrings"))]
     assert not [m for m in modules if m.startswith("opentelemetry.sdk")]
+    assert not [m for m in modules if m == "aiohttp" or m.startswith("aiohttp.")]
+
+
+def test_aiohttp_is_imported_when_its_backend_sends() -> None:
+    code = (
+        "import asyncio, atriumn.core as c\nt = c.AsyncTransport('http://127.0.0.1:9', max_retries=0)\n"
+        "assert 'aiohttp' not in sys.modules, 'imported before sending'\n"
+        "async def main():\n    try:\n        await t.send(c.Operation(method='GET', path='/'))\n"
+        "    except c.ConnectError:\n        pass\n    await t.aclose()\nasyncio.run(main())"
+    )
+    assert "aiohttp" in _modules_after(code, ATRIUMN_HTTP_BACKEND="aiohttp")
+    assert "aiohttp" not in _modules_after(code, ATRIUMN_HTTP_BACKEND="httpx2")
 
 
 def test_namespace_package_has_no_init() -> None:

@@ -175,7 +175,7 @@ def test_defaults() -> None:
     t = Transport(environ={})
     assert (t.base_url, t.deadline, t.retry.max_retries) == ("https://api.atriumn.com", 120.0, 3)
     assert (t.timeouts.connect, t.timeouts.read, t.timeouts.write, t.timeouts.pool) == (5, 60, 60, 10)
-    assert (t.limits.max_connections, t.limits.max_keepalive_connections, t.limits.keepalive_expiry) == (100, 20, 30)
+    assert (t.limits.max_connections, t.limits.max_keepalive_connections, t.limits.keepalive_expiry) == (100, 20, 5)
 
 
 @pytest.mark.parametrize(

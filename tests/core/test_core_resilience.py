@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from core_helpers import FAST, GET, POST, SHORT, FakeClock
+from core_helpers import FAST, GET, KINDS, POST, SHORT, FakeClock, backend_of
 
 from atriumn.core import (
     RAW,
@@ -63,8 +63,8 @@ def run_sync(url: str, ops: list[Operation[Any]], **kwargs: Any) -> Outcome:
         return Outcome(results, t.stats())
 
 
-def run_async(url: str, ops: list[Operation[Any]], **kwargs: Any) -> Outcome:
-    options: dict[str, Any] = {"retry": FAST, "timeouts": SHORT, **kwargs}
+def run_async(url: str, ops: list[Operation[Any]], backend: str = "httpx2", **kwargs: Any) -> Outcome:
+    options: dict[str, Any] = {"retry": FAST, "timeouts": SHORT, "backend": backend, **kwargs}
 
     async def main() -> Outcome:
         results: list[Any] = []
@@ -82,9 +82,17 @@ def run_async(url: str, ops: list[Operation[Any]], **kwargs: Any) -> Outcome:
 Runner = Callable[..., Outcome]
 
 
-@pytest.fixture(params=["sync", "async"])
+def run_aiohttp(url: str, ops: list[Operation[Any]], **kwargs: Any) -> Outcome:
+    return run_async(url, ops, "aiohttp", **kwargs)
+
+
+@pytest.fixture(params=KINDS)
 def run(request: pytest.FixtureRequest) -> Runner:
-    return run_sync if request.param == "sync" else run_async
+    return (
+        {"httpx2": run_async, "aiohttp": run_aiohttp}[backend_of(request.param)]
+        if request.param != "sync"
+        else run_sync
+    )
 
 
 def keys(srv: FaultServer) -> list[str | None]:
@@ -501,7 +509,9 @@ def test_rate_limit_wait_past_the_deadline_fails_without_a_request(run: Runner, 
     assert len(srv.requests) == 1
 
 
-def test_async_rate_limit_waits_without_blocking_the_loop(srv: FaultServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_async_rate_limit_waits_without_blocking_the_loop(
+    srv: FaultServer, monkeypatch: pytest.MonkeyPatch, async_backend: str
+) -> None:
     def blocking_sleep(seconds: float) -> None:
         raise AssertionError("the async transport must not call time.sleep")
 
@@ -509,7 +519,7 @@ def test_async_rate_limit_waits_without_blocking_the_loop(srv: FaultServer, monk
     limit = RateLimit(requests_per_second=100, burst=2)
 
     async def main() -> list[Any]:
-        async with AsyncTransport(srv.url, rate_limit=limit, retry=FAST) as t:
+        async with AsyncTransport(srv.url, rate_limit=limit, retry=FAST, backend=async_backend) as t:
             return await asyncio.gather(*(t.send(GET.evolve(query={"i": i})) for i in range(8)))
 
     assert asyncio.run(main()) == [{"ok": True}] * 8

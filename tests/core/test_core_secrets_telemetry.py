@@ -9,7 +9,7 @@ from collections.abc import Generator
 from typing import Any
 
 import pytest
-from core_helpers import FAST, SHORT
+from core_helpers import FAST, KINDS, SHORT, backend_of
 from opentelemetry import trace
 
 from atriumn.core import (
@@ -101,7 +101,7 @@ def _run(kind: str, url: str, provider: TokenProvider, ops: list[Operation[Any]]
         return results, reprs
 
     async def main() -> None:
-        async with AsyncTransport(url, credentials=provider, retry=FAST, timeouts=SHORT) as t:
+        async with AsyncTransport(url, credentials=provider, retry=FAST, timeouts=SHORT, backend=backend_of(kind)) as t:
             for op in ops:
                 try:
                     results.append(await t.send(op))
@@ -121,7 +121,7 @@ def _exception_texts(exc: BaseException) -> list[str]:
     return texts
 
 
-@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("provider_name", list(PROVIDERS))
 def test_no_secret_in_logs_spans_errors_or_reprs(
     kind: str, provider_name: str, srv: FaultServer, srv2: FaultServer, otel: Any, caplog: pytest.LogCaptureFixture
@@ -257,7 +257,7 @@ def test_spans_nest_under_the_callers_span(srv: FaultServer, otel: Any) -> None:
     assert op_span.parent is not None and op_span.parent.span_id == parent.get_span_context().span_id
 
 
-@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_traceparent_and_credentials_only_for_the_own_origin(
     kind: str, srv: FaultServer, srv2: FaultServer, otel: Any
 ) -> None:

@@ -88,15 +88,15 @@ class ResultContext:
     def http_error(self, custom_id: str, status: int, body: Any, request_id: str | None = None) -> BatchRequestResult:
         """The result of a request the provider answered with an error: ``status`` and the error body as the
         interactive endpoint sends it, mapped to the same typed error."""
-        import httpx2
-
+        from atriumn.core import Headers, Request, Response
         from atriumn.core._outcome import api_error
 
         content = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
         headers = {"content-type": "application/json"}
         if request_id:
             headers["x-request-id"] = request_id
-        answer = httpx2.Response(status, headers=headers, content=content, request=httpx2.Request("POST", self.url))
+        request = Request("POST", self.url, headers={}, timeouts={})
+        answer = Response(status, Headers(headers.items()), request, content=content)
         error = self.adapter.error_hook(answer)
         if not isinstance(error, AtriumnError):
             error = api_error(answer, method="POST", url=self.url, retry_after=None)

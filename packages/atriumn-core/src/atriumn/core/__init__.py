@@ -1,11 +1,12 @@
 """The shared transport of the Atriumn SDK.
 
-Every request the SDK makes goes through a :class:`Transport` (or :class:`AsyncTransport`): one connection
-pool, an overall deadline per call, retries that replay a request only when that is safe (an idempotent
-method, or an Idempotency-Key the server honours; see :attr:`Operation.idempotent`), a circuit breaker per host,
-optional client-side rate limiting, credentials with a single-flight token cache, OpenTelemetry spans and
-metrics, redacted logging, and optionally state shared by processes on Redis (:class:`RedisState`).
-Service packages (``atriumn.auth``, ``atriumn.storage``, ...) build :class:`Operation` s and send them through it.
+Every request the SDK makes goes through a :class:`Transport` (or :class:`AsyncTransport`, which sends with
+httpx2 or, optionally, aiohttp): one connection pool, an overall deadline per call, retries that replay a
+request only when that is safe (an idempotent method, or an Idempotency-Key the server honours; see
+:attr:`Operation.idempotent`), a circuit breaker per host, optional client-side rate limiting, credentials with
+a single-flight token cache, OpenTelemetry spans and metrics, redacted logging, and optionally state shared by
+processes on Redis (:class:`RedisState`). Service packages (``atriumn.auth``, ``atriumn.storage``, ...) build
+:class:`Operation` s and send them through it.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ from ._errors import (
     UnprocessableEntityError,
     ValidationError,
 )
+from ._http import Headers, Request, Response
 from ._operation import RAW, RESPONSE, Operation
 from ._options import RawResponse, RawResponses, RequestOptions, apply_options
 from ._pagination import AsyncPager, Page, Pager
@@ -51,10 +53,11 @@ from ._ratelimit import RateLimit
 from ._redact import Scrubber, redact_body, redact_headers, redact_url
 from ._retry import RetryBudget, RetryPolicy, parse_retry_after
 from ._serde import converter_for, structure, unstructure
+from ._settings import PoolLimits, register_component
 from ._stores import FileTokenStore, KeyringTokenStore, MemoryTokenStore, default_credentials_path
 from ._telemetry import TransportStats, enable_debug_logging
 from ._tokens import AccessToken, TokenStore
-from ._transport import AsyncTransport, PoolLimits, Transport, register_component
+from ._transport import AsyncTransport, Transport
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -100,6 +103,7 @@ __all__ = [
     "DecodeError",
     "EnvironmentToken",
     "FileTokenStore",
+    "Headers",
     "KeyringTokenStore",
     "MemoryTokenStore",
     "NetworkError",
@@ -115,8 +119,10 @@ __all__ = [
     "RawResponse",
     "RawResponses",
     "RedisState",
+    "Request",
     "RequestOptions",
     "RequestTimeoutError",
+    "Response",
     "RetryBudget",
     "RetryPolicy",
     "Scrubber",

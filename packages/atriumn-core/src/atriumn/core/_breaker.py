@@ -85,7 +85,7 @@ class CircuitBreaker:
         Raises:
             CircuitOpenError: the circuit is open (or half-open with a probe already in flight).
         """
-        if not self.policy.enabled:
+        if not self.policy.enabled or self._state == CircuitState.CLOSED:  # the common case needs no lock
             return False
         with self._lock:
             if self._state == CircuitState.CLOSED:
@@ -108,6 +108,8 @@ class CircuitBreaker:
         if not self.policy.enabled:
             return False
         failed = counts_as_failure(status)
+        if not failed and not probe and self._failures == 0 and self._state == CircuitState.CLOSED:
+            return False  # a success on a healthy host changes nothing: no lock
         with self._lock:
             if probe:
                 self._probe_in_flight = False

@@ -20,6 +20,7 @@ __all__ = [
     "env_int",
     "env_str",
     "parse_duration",
+    "resolve_backend",
 ]
 
 #: The Atriumn API used when neither an argument nor ``ATRIUMN_API_BASE_URL`` names one.
@@ -115,3 +116,31 @@ def resolve_base_url(base_url: str | None, environ: Mapping[str, str] | None = N
     if not re.match(r"^https?://[^/\s]+", base_url):
         raise ConfigurationError(f"{name}: {base_url!r} is not an http(s) URL")
     return base_url.rstrip("/")
+
+
+#: The HTTP backends a transport can send with.
+BACKENDS = ("httpx2", "aiohttp")
+
+
+def resolve_backend(backend: str | None, environ: Mapping[str, str] | None = None, *, asynchronous: bool) -> str:
+    """The argument, else ``ATRIUMN_HTTP_BACKEND``, else ``httpx2``; validated (aiohttp is async only: the
+    variable names the async transports' backend, and sync transports keep httpx2)."""
+    import importlib.util
+
+    name = "backend"
+    if backend is None:
+        backend = env_str("ATRIUMN_HTTP_BACKEND", environ)
+        name = "ATRIUMN_HTTP_BACKEND"
+    if backend is None:
+        return "httpx2"
+    value = backend.strip().lower()
+    if value not in BACKENDS:
+        raise ConfigurationError(f"{name}: {backend!r} is not an HTTP backend (use 'httpx2' or 'aiohttp')")
+    if value == "aiohttp":
+        if not asynchronous:
+            if name == "backend":
+                raise ConfigurationError("backend: 'aiohttp' is for AsyncTransport only (Transport sends with httpx2)")
+            return "httpx2"
+        if importlib.util.find_spec("aiohttp") is None:
+            raise ConfigurationError(f"{name}: the aiohttp backend needs aiohttp: pip install 'atriumn-core[aiohttp]'")
+    return value

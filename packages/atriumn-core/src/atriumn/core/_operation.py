@@ -64,7 +64,7 @@ class Operation(Generic[T]):
         headers: extra request headers.
         response_type: the model to structure the JSON answer into; ``None`` to ignore the body;
             ``bytes`` for the raw body; :data:`RAW` for the decoded JSON as it is; :data:`RESPONSE` for the
-            response with its body read.
+            :class:`~atriumn.core.Response` with its body read.
         casing: the service's wire casing for ``json`` and ``response_type``.
         idempotent: whether the call may be replayed after it may have reached the server (after a reset, a
             read timeout or a 5xx). ``True``: replay it. ``False``: never replay it then, and send no automatic
@@ -74,10 +74,11 @@ class Operation(Generic[T]):
             the key, as the Atriumn API does).
         idempotency_key: a key chosen by the caller (kept across attempts); one is generated if needed.
         authenticated: whether the transport's credentials are applied (only ever to its own origin).
-        stream: return the open response for the caller to consume (it must be closed).
+        stream: return the open :class:`~atriumn.core.Response` for the caller to consume (it must be closed).
         span_name: the operation span's name (``auth.login``); default ``"{METHOD} {path}"``.
         timeout: this call's overall deadline in seconds, overriding the transport's.
-        error_hook: optional function ``(response) -> AtriumnError | None`` for a service's own error shape.
+        error_hook: optional function ``(response) -> AtriumnError | None`` for a service's own error shape
+            (``response`` is an :class:`~atriumn.core.Response`, its body read).
         log_content: whether DEBUG logs may show the request body's text; ``False`` logs its shape only
             (keys, counts and lengths), for bodies that carry private text such as a conversation.
         shared_scope: what the call spends of a shared rate limit and which per-model breaker counts it (a

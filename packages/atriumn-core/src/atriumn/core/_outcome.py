@@ -10,8 +10,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import httpx2
-
 from ._errors import (
     APIError,
     ConnectError,
@@ -25,6 +23,7 @@ from ._errors import (
     error_class_for,
     parse_error_body,
 )
+from ._http import Request, Response
 from ._operation import RAW, RESPONSE, Operation
 from ._redact import Scrubber, body_shape, redact_body, redact_headers, redact_text
 from ._serde import structure
@@ -33,11 +32,12 @@ __all__ = ["api_error", "classify", "decode", "finish_attempt", "log_attempt", "
 
 logger = logging.getLogger("atriumn.core.transport")
 
-_PHASES = {
-    httpx2.ConnectTimeout: ("connect", "could not connect to {url} within {t}"),
-    httpx2.PoolTimeout: ("pool", "no free connection to {url} within {t} (every pooled connection was busy)"),
-    httpx2.WriteTimeout: ("write", "could not send the request to {url} within {t}"),
-    httpx2.ReadTimeout: ("read", "no response data from {url} for {t}"),
+#: Each timeout kind (see ``_http.KINDS``): its phase, and what it means.
+_TIMEOUTS = {
+    "connect_timeout": ("connect", "could not connect to {url} within {t}"),
+    "pool_timeout": ("pool", "no free connection to {url} within {t} (every pooled connection was busy)"),
+    "write_timeout": ("write", "could not send the request to {url} within {t}"),
+    "read_timeout": ("read", "no response data from {url} for {t}"),
 }
 
 
@@ -46,33 +46,46 @@ def _seconds(value: float) -> str:
 
 
 def classify(
-    exc: Exception,
+    exc: BaseException,
     method: str,
     url: str,
     timeouts: Mapping[str, float] | None = None,
     deadline: float | None = None,
+    *,
+    kind: str | None = None,
 ) -> TransportError:
-    """Map an httpx2 (or socket) exception to ours, with the phase (was the request possibly sent?).
+    """A backend's exception as our error, with the phase (was the request possibly sent?).
 
-    ``timeouts`` are the attempt's per-phase timeouts; ``deadline`` is the call's overall deadline in seconds
-    when it, rather than the configured timeout, set the limit that ran out.
+    ``kind`` is what the backend says the exception was (``connect_timeout``, ``pool_timeout``,
+    ``write_timeout``, ``read_timeout``, ``connect``, ``network``); without it, an httpx2 or socket exception is
+    recognised. ``timeouts`` are the attempt's per-phase timeouts; ``deadline`` is the call's overall deadline in
+    seconds when it, rather than the configured timeout, set the limit that ran out.
     """
-    for kind, (phase, template) in _PHASES.items():
-        if isinstance(exc, kind):
-            waited = (timeouts or {}).get(phase)
-            shown = _seconds(waited) if waited is not None else "the configured time"
-            sent = phase not in ("connect", "pool")
-            message = f"{method} {phase} timeout: {template.format(url=url, t=shown)}"
-            if deadline is not None:
-                message += f"; the call's deadline of {_seconds(deadline)} allowed no longer"
-                phase = "deadline"
-            return RequestTimeoutError(message, method=method, url=url, sent=sent, phase=phase, timeout=waited)
+    if kind is None:
+        from ._backend_httpx import kind_of
+
+        kind = kind_of(exc) or "network"
+    timeout = _TIMEOUTS.get(kind)
+    if timeout is not None:
+        phase, template = timeout
+        waited = (timeouts or {}).get(phase)
+        shown = _seconds(waited) if waited is not None else "the configured time"
+        sent = phase not in ("connect", "pool")
+        message = f"{method} {phase} timeout: {template.format(url=url, t=shown)}"
+        if deadline is not None:
+            message += f"; the call's deadline of {_seconds(deadline)} allowed no longer"
+            phase = "deadline"
+        return RequestTimeoutError(message, method=method, url=url, sent=sent, phase=phase, timeout=waited)
     name = type(exc).__name__
-    if isinstance(exc, httpx2.ConnectError):
+    if kind == "connect":
         return ConnectError(f"could not connect to {url}: {exc or name}", method=method, url=url, sent=False)
-    if isinstance(exc, httpx2.TimeoutException):  # pragma: no cover - every httpx2 timeout is named above
-        return RequestTimeoutError(f"{name} from {url}", method=method, url=url, sent=True, phase="read")
     return NetworkError(f"{name} talking to {url}: {exc or 'connection failed'}", method=method, url=url, sent=True)
+
+
+def phase_of(kind: str) -> str | None:
+    """The timeout phase of a failure kind (``read_timeout`` → ``read``), None for other kinds."""
+    timeout = _TIMEOUTS.get(kind)
+    return timeout[0] if timeout is not None else None
 
 
 def request_id_of(headers: Mapping[str, str]) -> str | None:
@@ -80,7 +93,7 @@ def request_id_of(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-request-id") or headers.get("request-id") or headers.get("x-goog-request-id")
 
 
-def api_error(response: httpx2.Response, *, method: str, url: str, retry_after: float | None) -> APIError:
+def api_error(response: Response, *, method: str, url: str, retry_after: float | None) -> APIError:
     """The :class:`APIError` for an error response (any known error body shape)."""
     content_type = response.headers.get("content-type", "")
     parsed = parse_error_body(response.content, content_type)
@@ -102,7 +115,7 @@ def api_error(response: httpx2.Response, *, method: str, url: str, retry_after: 
     return cls(**kwargs)
 
 
-def decode(op: Operation[Any], response: httpx2.Response) -> Any:
+def decode(op: Operation[Any], response: Response) -> Any:
     """Decode a successful response as the operation asks."""
     rtype = op.response_type
     if rtype is None:
@@ -111,12 +124,23 @@ def decode(op: Operation[Any], response: httpx2.Response) -> Any:
         return response
     if rtype is bytes:
         return response.content
-    request_id = request_id_of(response.headers)
     content = response.content
+    try:
+        data = jsonlib.loads(content.decode())  # JSON is UTF-8 (RFC 8259): skip json's encoding detection
+    except ValueError:  # not UTF-8 (a BOM, UTF-16), or not JSON
+        data = _loads(response, content)
+    if rtype is RAW:
+        return data
+    return structure(data, rtype, op.casing, request_id=request_id_of(response.headers))
+
+
+def _loads(response: Response, content: bytes) -> Any:
+    """The slow path of :func:`decode`: other encodings, and the errors of a body that is not JSON."""
+    request_id = request_id_of(response.headers)
     if not content.strip():
         raise DecodeError("expected a JSON body, got an empty one", request_id=request_id)
     try:
-        data = jsonlib.loads(content)
+        return jsonlib.loads(content)
     except ValueError as exc:
         ctype = response.headers.get("content-type", "")
         raise DecodeError(
@@ -124,25 +148,26 @@ def decode(op: Operation[Any], response: httpx2.Response) -> Any:
             body=redact_body(content, ctype, response=True),
             request_id=request_id,
         ) from None
-    if rtype is RAW:
-        return data
-    return structure(data, rtype, op.casing, request_id=request_id)
 
 
 def finish_attempt(
     ins: Any, span: Any, status: int | None, error_type: str, elapsed: float, method: str, host: str, port: int
 ) -> None:
-    """End an attempt's span and record its duration."""
-    attributes: dict[str, Any] = {"http.request.method": method, "server.address": host, "server.port": port}
-    if status is not None:
-        span.set_attribute("http.response.status_code", status)
-        attributes["http.response.status_code"] = status
-    if error_type:
-        span.set_attribute("error.type", error_type)
-        span.set_status(ins.StatusCode.ERROR)
-        attributes["error.type"] = error_type
-    span.end()
-    ins.duration.record(elapsed, attributes)
+    """End an attempt's span (None when nothing is traced) and record its duration (when metrics are)."""
+    if span is not None:
+        if status is not None:
+            span.set_attribute("http.response.status_code", status)
+        if error_type:
+            span.set_attribute("error.type", error_type)
+            span.set_status(ins.StatusCode.ERROR)
+        span.end()
+    if ins.metering():
+        attributes: dict[str, Any] = {"http.request.method": method, "server.address": host, "server.port": port}
+        if status is not None:
+            attributes["http.response.status_code"] = status
+        if error_type:
+            attributes["error.type"] = error_type
+        ins.duration.record(elapsed, attributes)
 
 
 def log_attempt(
@@ -151,8 +176,8 @@ def log_attempt(
     status: int | None,
     elapsed: float,
     attempt: int,
-    request: httpx2.Request,
-    response: httpx2.Response | None,
+    request: Request,
+    response: Response | None,
     error_type: str,
     scrubber: Scrubber,
 ) -> None:
@@ -162,18 +187,19 @@ def log_attempt(
         return
     method = request.method
     server_request_id = request_id_of(response.headers) if response is not None else None
+    sent = {k.lower(): v for k, v in request.headers.items()}
     extra: dict[str, Any] = {
         "atriumn.method": method,
         "atriumn.url": url,
         "atriumn.status": status,
         "atriumn.duration_ms": round(elapsed * 1000, 2),
         "atriumn.attempt": attempt,
-        "atriumn.request_id": server_request_id or request.headers.get("x-request-id"),
-        "atriumn.request_headers": redact_headers(request.headers.multi_items()),
+        "atriumn.request_id": server_request_id or sent.get("x-request-id"),
+        "atriumn.request_headers": redact_headers(list(sent.items())),
     }
-    body = request.content if isinstance(request.stream, httpx2.ByteStream) else b""
+    body = request.content if isinstance(request.content, bytes) else b""
     if body:
-        ctype = request.headers.get("content-type", "")
+        ctype = sent.get("content-type", "")
         shown = redact_body(body, ctype) if op.log_content else body_shape(body, ctype)
         extra["atriumn.request_body"] = scrubber.scrub(shown)
     if response is not None:

@@ -8,9 +8,13 @@
    either retried (after a backoff) or raised, scrubbed of every secret the request carried.
 
 It never does I/O and never sleeps: it yields instructions (:class:`Send`, :class:`Sleep`,
-:class:`Authenticate`) and receives their results. The sync driver executes them with ``httpx2.Client`` and
-``time.sleep``, the async driver with ``httpx2.AsyncClient`` and ``asyncio.sleep`` — the same decisions, in
-the same order, for both.
+:class:`Authenticate`) and receives their results. A :class:`Send` carries a plain :class:`~._http.Request`
+and receives a :class:`~._http.Response` (or a :class:`~._http.Failed`): the sync driver executes it with the
+httpx2 backend and ``time.sleep``, the async driver with the httpx2 or the aiohttp backend and
+``asyncio.sleep`` — the same decisions, in the same order, whichever sends.
+
+When no OpenTelemetry SDK is installed (spans and instruments are no-ops), no span, context, attribute or
+propagation work is done at all.
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ import httpx2
 from ._breaker import BreakerRegistry
 from ._credentials import TokenProvider
 from ._errors import APIError, AtriumnError, RequestTimeoutError, TransportError
+from ._http import Failed, Request, Response
 from ._operation import Operation
 from ._options import record_response
-from ._outcome import api_error, classify, decode, finish_attempt, log_attempt
-from ._prepare import build_url, merge_headers, origin_of, replay_headers, request_body, secrets_of
+from ._outcome import api_error, classify, decode, finish_attempt, log_attempt, phase_of
+from ._prepare import build_url, form_body, merge_headers, origin_of, replay_headers, request_body, secrets_of
 from ._ratelimit import TokenBucket
 from ._redact import Scrubber
 from ._retry import RetryBudget, RetryPolicy, decide, parse_retry_after
@@ -57,12 +62,15 @@ class Timeouts:
         return {"connect": self.connect, "read": self.read, "write": self.write, "pool": self.pool}
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
 class Send:
-    """Instruction: send ``request``; reply with the response (body read unless ``stream``) or the exception."""
+    """Instruction: send ``request``; reply with the :class:`Response` (body read unless ``stream`` and the status
+    is a success), a :class:`Failed` for a transport failure, or any other exception (raised as it is)."""
 
-    request: httpx2.Request
-    stream: bool
+    __slots__ = ("request", "stream")  # one per attempt: a plain class (a frozen dataclass costs a microsecond)
+
+    def __init__(self, request: Request, stream: bool) -> None:
+        self.request = request
+        self.stream = stream
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,10 +136,21 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         self.timeout_dict = self.timeouts.as_dict()
         self.longest_timeout = max(self.timeout_dict.values())
+        # Built once per transport: every call starts from a copy.
+        self.static_headers: dict[str, str] = {"User-Agent": self.user_agent}
+        merge_headers(self.static_headers, self.headers)
+        self.attempt_labels = [f"attempt={n}; max={self.retry.max_retries + 1}" for n in range(1, 5)]
+        self.fixed_auth: dict[str, str] | None = None  # the credentials' fixed headers, once known
 
 
 class _Call:
     """One call's state as it moves through the phases (prepared once, updated per attempt)."""
+
+    __slots__ = (
+        "_own_headers", "_scrubber", "body", "breaker", "budget_s", "cfg", "credentials", "deadline", "force_token",
+        "headers", "max_attempts", "method", "op", "propagate", "refreshed_after_401", "replay_safe", "request_id",
+        "retries", "shared", "shown_url", "stale_token", "start", "target",
+    )  # fmt: skip
 
     def __init__(self, cfg: PipelineConfig, op: Operation[Any]) -> None:
         self.cfg = cfg
@@ -143,14 +162,12 @@ class _Call:
         if cfg.query:
             op = op.evolve(query={**cfg.query, **(op.query or {})})
             self.op = op
-        self.url, self.shown_url = build_url(cfg.base_prefix, op)
-        self.origin = origin_of(self.url)
-        own_origin = self.origin == cfg.origin
-        self.propagate = own_origin or self.origin in cfg.trace_origins
+        self.target = target = build_url(cfg.base_prefix, op)
+        self.shown_url = target.shown
+        own_origin = target.origin == cfg.origin
+        self.propagate = own_origin or target.origin in cfg.trace_origins
         self.body, content_type = request_body(op)
-        headers: dict[str, str] = {"User-Agent": cfg.user_agent}
-        if cfg.headers:
-            merge_headers(headers, cfg.headers)
+        headers = cfg.static_headers.copy()
         if self.body is not None and content_type:
             headers["Content-Type"] = content_type
         if op.headers:
@@ -163,16 +180,16 @@ class _Call:
             header_name=cfg.idempotency_header,
             retries=cfg.retry.max_retries,
         )
+        # One dict per call: each attempt updates it in place (attempt header, credentials, trace context), as
+        # it is sent and as failures are scrubbed of its secrets.
         self.headers = headers
-        self.sent_headers: Mapping[str, str] = headers  # the last attempt's (read for its secrets on failure)
-        host = f"{self.url.host}:{self.origin[2]}"
-        self.breaker: Any = cfg.breakers.for_host(host)
+        self.breaker: Any = cfg.breakers.for_host(target.breaker_key)
         self.shared: Any = None
         if cfg.shared is not None:
             from ._shared_call import CallCoordinator
 
             lease = min(cfg.longest_timeout, self.budget_s or cfg.longest_timeout)
-            self.shared = CallCoordinator(cfg.shared, op.shared_scope, host, self.breaker, lease)
+            self.shared = CallCoordinator(cfg.shared, op.shared_scope, target.breaker_key, self.breaker, lease)
             self.breaker = self.shared.breaker
         self.credentials = cfg.credentials if (op.authenticated and own_origin) else None
         self.max_attempts = cfg.retry.max_retries + 1
@@ -181,13 +198,19 @@ class _Call:
         self.force_token = False
         self.stale_token: Any = None
         self._scrubber: Scrubber | None = None
+        self._own_headers: set[str] | None = None
 
     # --- credentials ----------------------------------------------------------------------------------
 
     def use_fixed_credentials(self) -> None:
         """A fixed key goes on the headers once: no cache round trip per attempt, no refresh after a 401."""
-        if self.credentials is not None:
-            fixed = self.credentials.fixed_headers()
+        credentials = self.credentials
+        if credentials is not None:
+            fixed = self.cfg.fixed_auth
+            if fixed is None:
+                fixed = credentials.fixed_headers()
+                if fixed is not None:  # they never change: asked once per transport
+                    self.cfg.fixed_auth = fixed
             if fixed is not None:
                 merge_headers(self.headers, fixed)  # credentials win over any header of the same name
                 self.credentials = None
@@ -238,15 +261,37 @@ class _Call:
 
     # --- outcome --------------------------------------------------------------------------------------
 
-    def transport_failure(self, exc: Exception, timeouts: Mapping[str, float]) -> TransportError:
-        """An exception from sending, as our error (naming the phase and how long was waited)."""
+    def attempt_label(self) -> str:
+        """The ``Atriumn-Attempt`` header's value for this attempt."""
+        labels = self.cfg.attempt_labels
+        n = self.retries
+        return labels[n] if n < len(labels) else f"attempt={n + 1}; max={self.max_attempts}"
+
+    def form(self, headers: dict[str, str]) -> Any:
+        """This attempt's form or multipart body (a fresh boundary and files each time), its headers set on
+        ``headers`` — except those the operation gives itself."""
+        form_headers, content = form_body(self.op)
+        if self._own_headers is None:
+            self._own_headers = {k.lower() for k in headers}
+        for name in ("Content-Type", "Content-Length", "Transfer-Encoding"):
+            if name.lower() not in self._own_headers:
+                if name in form_headers:
+                    headers[name] = form_headers[name]
+                else:
+                    headers.pop(name, None)
+        return content
+
+    def transport_failure(self, failed: Failed, timeouts: Mapping[str, float]) -> TransportError:
+        """A failure to send, as our error (naming the phase and how long was waited)."""
         capped = timeouts is not self.cfg.timeout_dict
+        phase = phase_of(failed.kind)
+        deadline = capped and phase is not None and timeouts[phase] < self.cfg.timeout_dict[phase]
         return classify(
-            exc, self.method, self.shown_url, timeouts,
-            deadline=self.budget_s if capped and _capped_phase(exc, timeouts, self.cfg.timeout_dict) else None,
+            failed.exc, self.method, self.shown_url, timeouts, deadline=self.budget_s if deadline else None,
+            kind=failed.kind,
         )  # fmt: skip
 
-    def response_failure(self, response: httpx2.Response) -> AtriumnError:
+    def response_failure(self, response: Response) -> AtriumnError:
         """The error an error response means (an operation's own error hook first)."""
         hook = self.op.error_hook
         if hook is not None:
@@ -257,7 +302,7 @@ class _Call:
             response, method=self.method, url=self.shown_url, retry_after=parse_retry_after(response.headers)
         )
 
-    def retry_delay(self, failure: AtriumnError, response: httpx2.Response | None, status: int | None) -> float | None:
+    def retry_delay(self, failure: AtriumnError, response: Response | None, status: int | None) -> float | None:
         """Seconds to wait before the next attempt, or None to raise ``failure``."""
         cfg = self.cfg
         decision = decide(
@@ -277,7 +322,9 @@ class _Call:
             return None
         self.retries += 1
         cfg.stats.add("retries")
-        instruments().retries.add(1, {"server.address": self.url.host})
+        ins = instruments()
+        if ins.metering():
+            ins.retries.add(1, {"server.address": self.target.host})
         logger.info(
             "retrying %s %s in %.2fs (attempt %d of %d): %s",
             self.method,
@@ -293,37 +340,26 @@ class _Call:
     def scrubber(self) -> Scrubber:
         """Every secret this call put on the wire (built on first use: only failures and DEBUG logs need it)."""
         if self._scrubber is None:
-            self._scrubber = secrets_of(self.op, self.url, self.sent_headers)
+            self._scrubber = secrets_of(self.op, self.target, self.headers)
         return self._scrubber
-
-
-_PHASE_OF: dict[type[Exception], str] = {
-    httpx2.ConnectTimeout: "connect",
-    httpx2.PoolTimeout: "pool",
-    httpx2.WriteTimeout: "write",
-    httpx2.ReadTimeout: "read",
-}
-
-
-def _capped_phase(exc: Exception, timeouts: Mapping[str, float], configured: Mapping[str, float]) -> bool:
-    """Whether the phase that timed out had its limit lowered by the call's deadline."""
-    phase = _PHASE_OF.get(type(exc))
-    return phase is not None and timeouts[phase] < configured[phase]
 
 
 def call_flow(cfg: PipelineConfig, op: Operation[Any]) -> Generator[Any, Any, Any]:
     """The pipeline for one call. See the module docstring for the protocol."""
     call = _Call(cfg, op)
     ins = instruments()
-    op_span = ins.tracer.start_span(op.name, kind=ins.SpanKind.INTERNAL, attributes={"atriumn.operation": op.name})
-    op_ctx = ins.trace.set_span_in_context(op_span)
+    op_span = op_ctx = None
+    if ins.tracing():
+        op_span = ins.tracer.start_span(op.name, kind=ins.SpanKind.INTERNAL, attributes={"atriumn.operation": op.name})
+        op_ctx = ins.trace.set_span_in_context(op_span)
     error: BaseException | None = None
     try:
         call.use_fixed_credentials()
         while True:
-            wait = call.rate_limit_wait()
-            if wait > 0:
-                yield Sleep(wait)
+            if cfg.bucket is not None:
+                wait = call.rate_limit_wait()
+                if wait > 0:
+                    yield Sleep(wait)
             if call.shared is not None:
                 wait = call.within_deadline(
                     (yield from _coordinate(cfg, call.shared.admit())), call.shared.cancel, "shared"
@@ -347,13 +383,18 @@ def call_flow(cfg: PipelineConfig, op: Operation[Any]) -> Generator[Any, Any, An
                 opened = yield from _coordinate(cfg, call.shared.report(status, headers, retry_after, final=final))
                 if opened:
                     cfg.stats.add("circuit_openings", opened)
-                    ins.breaker_openings.add(opened, {"server.address": call.url.host})
+                    if ins.metering():
+                        ins.breaker_openings.add(opened, {"server.address": call.target.host})
             if ok:
                 assert response is not None and status is not None
                 cfg.budget.record_success()
-                op_span.set_attribute("http.response.status_code", status)
+                if op_span is not None:
+                    op_span.set_attribute("http.response.status_code", status)
                 record_response(response, time.monotonic() - call.start)
-                return response if op.stream else decode(op, response)
+                if op.stream:
+                    response._scrub = _scrub_with(call)
+                    return response
+                return decode(op, response)
             if again:
                 continue
             if delay is None:
@@ -369,16 +410,16 @@ def call_flow(cfg: PipelineConfig, op: Operation[Any]) -> Generator[Any, Any, An
             call.scrubber().scrub_exception(exc)
         raise
     finally:
-        cfg.stats.add("calls")
-        if error is not None:
-            cfg.stats.add("errors")
-            op_span.set_attribute(
-                "error.type", str(error.status_code) if isinstance(error, APIError) else type(error).__name__
-            )
-            op_span.set_status(ins.StatusCode.ERROR, type(error).__name__)
-        if call.request_id:
-            op_span.set_attribute("atriumn.request_id", call.request_id)
-        op_span.end()
+        cfg.stats.end_call(error is not None)
+        if op_span is not None:
+            if error is not None:
+                op_span.set_attribute(
+                    "error.type", str(error.status_code) if isinstance(error, APIError) else type(error).__name__
+                )
+                op_span.set_status(ins.StatusCode.ERROR, type(error).__name__)
+            if call.request_id:
+                op_span.set_attribute("atriumn.request_id", call.request_id)
+            op_span.end()
 
 
 def _coordinate(cfg: PipelineConfig, plan: Generator[Any, Any, T]) -> Generator[Any, Any, T]:
@@ -392,68 +433,70 @@ def _coordinate(cfg: PipelineConfig, plan: Generator[Any, Any, T]) -> Generator[
         return result
 
 
-_Outcome = tuple[httpx2.Response | None, int | None, AtriumnError | None]
+def _scrub_with(call: _Call) -> Any:
+    """Scrubs an error raised while a streamed body is read of the call's secrets."""
+
+    def scrub(error: BaseException) -> None:
+        call.scrubber().scrub_exception(error)
+
+    return scrub
+
+
+_Outcome = tuple[Response | None, int | None, AtriumnError | None]
 
 
 def _attempt(call: _Call, ins: Any, op_ctx: Any) -> Generator[Any, Any, _Outcome]:
     """One attempt: circuit breaker → credentials → timeouts → span → send → record the outcome."""
-    cfg, op = call.cfg, call.op
+    cfg, op, target = call.cfg, call.op, call.target
     probe = call.breaker.acquire()
     recorded = False
+    span = None
     try:
-        headers = dict(call.headers)
+        headers = call.headers
         if call.credentials is not None:
             auth = yield Authenticate(call.credentials, call.force_token, call.stale_token)
             call.force_token = False
             if isinstance(auth, BaseException):
                 raise auth
             call.stale_token, auth_headers = auth
-            merge_headers(headers, auth_headers)
-        headers["Atriumn-Attempt"] = f"attempt={call.retries + 1}; max={call.max_attempts}"
+            merge_headers(headers, auth_headers)  # credentials win over any header of the same name
+        headers["Atriumn-Attempt"] = call.attempt_label()
         timeouts = call.attempt_timeouts()
-        attributes: dict[str, str | int] = {
-            "http.request.method": call.method,
-            "server.address": call.url.host,
-            "server.port": call.origin[2],
-            "url.full": call.shown_url,
-        }
-        if call.retries:
-            attributes["http.request.resend_count"] = call.retries
-        span = ins.tracer.start_span(call.method, context=op_ctx, kind=ins.SpanKind.CLIENT, attributes=attributes)
-        if call.propagate:
-            ins.propagate.inject(headers, context=ins.trace.set_span_in_context(span, op_ctx))
-        call.sent_headers = headers
-        content: Any = op.content() if callable(op.content) else op.content
-        request = httpx2.Request(
-            call.method,
-            call.url,
-            headers=headers,
-            content=call.body if call.body is not None else content,
-            data=op.data,
-            files=op.files() if callable(op.files) else op.files,
-            extensions={"timeout": timeouts},
-        )
+        if op_ctx is not None:
+            span = _attempt_span(call, ins, op_ctx)
+        content: Any = call.body
+        if content is None:
+            content = op.content() if callable(op.content) else op.content
+            if content is None and (op.data or op.files):
+                content = call.form(headers)
+        request = Request(
+            call.method, target.url, headers=headers, content=content, timeouts=timeouts, shown_url=target.shown,
+            target=target,
+        )  # fmt: skip
         sent_at = time.monotonic()
-        result = yield Send(request=request, stream=op.stream)
+        result = yield Send(request, op.stream)
         elapsed = time.monotonic() - sent_at
         cfg.stats.attempt(elapsed)
-        response: httpx2.Response | None = None
+        response: Response | None = None
         failure: AtriumnError | None = None
-        if isinstance(result, Exception):
-            if not isinstance(result, httpx2.HTTPError | OSError):
-                span.end()
-                raise result
-            failure = call.transport_failure(result, timeouts)
-            status, error_type = None, type(result).__name__
-        else:
+        if type(result) is Response:
             response, status = result, result.status_code
             error_type = str(status) if status >= 400 else ""
+        elif type(result) is Failed:
+            failure = call.transport_failure(result, timeouts)
+            status, error_type = None, type(result.exc).__name__
+        else:
+            if span is not None:
+                span.end()
+            raise result
         cfg.stats.status(status)
         recorded = True
         if call.breaker.record(status, probe=probe):
             cfg.stats.add("circuit_openings")
-            ins.breaker_openings.add(1, {"server.address": call.url.host})
-        finish_attempt(ins, span, status, error_type, elapsed, call.method, call.url.host, call.origin[2])
+            if ins.metering():
+                ins.breaker_openings.add(1, {"server.address": target.host})
+        if span is not None or ins.metering():
+            finish_attempt(ins, span, status, error_type, elapsed, call.method, target.host, target.port)
         if logger.isEnabledFor(logging.DEBUG):
             log_attempt(
                 op, call.shown_url, status, elapsed, call.retries + 1, request, response, error_type, call.scrubber()
@@ -473,3 +516,20 @@ def _request_id(headers: dict[str, str]) -> str:
             return value
     headers["X-Request-Id"] = value = os.urandom(16).hex()
     return value
+
+
+def _attempt_span(call: _Call, ins: Any, op_ctx: Any) -> Any:
+    """The attempt's CLIENT span (HTTP semantic conventions), its context injected when the origin may see it."""
+    target = call.target
+    attributes: dict[str, str | int] = {
+        "http.request.method": call.method,
+        "server.address": target.host,
+        "server.port": target.port,
+        "url.full": call.shown_url,
+    }
+    if call.retries:
+        attributes["http.request.resend_count"] = call.retries
+    span = ins.tracer.start_span(call.method, context=op_ctx, kind=ins.SpanKind.CLIENT, attributes=attributes)
+    if call.propagate:
+        ins.propagate.inject(call.headers, context=ins.trace.set_span_in_context(span, op_ctx))
+    return span

@@ -19,7 +19,16 @@ from ._operation import Operation
 from ._redact import SENSITIVE_HEADERS, Scrubber, is_secret_key, is_secret_query_key, redact_url, secret_header_value
 from ._serde import unstructure
 
-__all__ = ["build_url", "merge_headers", "origin_of", "replay_headers", "request_body", "secrets_of"]
+__all__ = [
+    "Target",
+    "build_url",
+    "form_body",
+    "merge_headers",
+    "origin_of",
+    "replay_headers",
+    "request_body",
+    "secrets_of",
+]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -30,9 +39,31 @@ def origin_of(url: httpx2.URL) -> tuple[str, str, int]:
     return (url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme, 0))
 
 
-def build_url(base_prefix: str, op: Operation[Any]) -> tuple[httpx2.URL, str]:
-    """The operation's absolute URL (path template filled with percent-encoded params, query merged) and
-    the same URL as logs, spans (``url.full``) and errors show it: secrets redacted."""
+class Target:
+    """A request URL, parsed and redacted once per distinct URL (most calls reuse one from the cache).
+
+    Attributes:
+        url: the URL as sent; shown: the same, secrets redacted (logs, spans, errors); host, port, origin:
+        ``origin`` is ``(scheme, host, port)``; breaker_key: ``host:port``; parsed: the ``httpx2.URL``;
+        native: a backend's own form of the URL (an aiohttp backend keeps its ``yarl.URL`` here).
+    """
+
+    __slots__ = ("breaker_key", "host", "native", "origin", "parsed", "port", "shown", "url")
+
+    def __init__(self, parsed: httpx2.URL) -> None:
+        self.parsed = parsed
+        self.url = str(parsed)
+        self.shown = redact_url(self.url)
+        self.origin = origin_of(parsed)
+        self.host = parsed.host
+        self.port = self.origin[2]
+        self.breaker_key = f"{self.host}:{self.port}"
+        self.native: Any = None
+
+
+def build_url(base_prefix: str, op: Operation[Any]) -> Target:
+    """The operation's absolute URL (path template filled with percent-encoded params, query merged), and the
+    same URL as logs, spans (``url.full``) and errors show it: secrets redacted."""
     path = op.path
     if op.path_params:
         for key, value in op.path_params.items():
@@ -44,13 +75,13 @@ def build_url(base_prefix: str, op: Operation[Any]) -> tuple[httpx2.URL, str]:
 
 
 @functools.lru_cache(maxsize=1024)
-def _parse_url(url: str, query: tuple[tuple[str, str], ...]) -> tuple[httpx2.URL, str]:
+def _parse_url(url: str, query: tuple[tuple[str, str], ...]) -> Target:
     """Parse once per distinct URL and query: URLs are immutable, and parsing, query encoding and
     redaction dominate a request's overhead."""
     parsed = httpx2.URL(url)
     if query:
         parsed = parsed.copy_merge_params(query)
-    return parsed, redact_url(str(parsed))
+    return Target(parsed)
 
 
 def _query(op: Operation[Any]) -> list[tuple[str, str]] | None:
@@ -73,7 +104,11 @@ def request_body(op: Operation[Any]) -> tuple[bytes | None, str | None]:
     if op.json is None:
         return None, None
     data = op.json if type(op.json) is dict and _plain(op.json) else unstructure(op.json, op.casing)
-    return jsonlib.dumps(data, separators=(",", ":"), ensure_ascii=False).encode(), "application/json"
+    return _ENCODER.encode(data).encode(), "application/json"
+
+
+#: ``json.dumps`` with options builds an encoder per call: one, built once.
+_ENCODER = jsonlib.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def _plain(doc: dict[str, Any]) -> bool:
@@ -129,13 +164,28 @@ def _new_key() -> str:
     return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
 
 
-def secrets_of(op: Operation[Any], url: httpx2.URL, headers: Mapping[str, str]) -> Scrubber:
+def form_body(op: Operation[Any]) -> tuple[dict[str, str], bytes | Any]:
+    """The headers and body of a form (``data=``: URL-encoded) or multipart (``files=``) operation, encoded
+    as httpx2 encodes them, for any backend. ``files`` may be a factory: called once per attempt."""
+    files = op.files() if callable(op.files) else op.files
+    encoded = httpx2.Request("POST", "http://form.invalid/", data=op.data, files=files)
+    headers = {
+        name: encoded.headers[name]
+        for name in ("Content-Type", "Content-Length", "Transfer-Encoding")
+        if name in encoded.headers
+    }
+    if files:
+        return headers, encoded.stream  # a MultipartStream: iterable and async iterable, restartable
+    return headers, encoded.read()
+
+
+def secrets_of(op: Operation[Any], target: Target, headers: Mapping[str, str]) -> Scrubber:
     """Every secret a request carries: credential headers, secret query values, secret body fields."""
     scrubber = Scrubber()
     for name, value in headers.items():
         if name.lower() in SENSITIVE_HEADERS:
             scrubber.add(secret_header_value(value), value)
-    for key, value in url.params.multi_items():
+    for key, value in target.parsed.params.multi_items():
         if is_secret_query_key(key):
             scrubber.add(value)
     for doc in (op.json, op.data):

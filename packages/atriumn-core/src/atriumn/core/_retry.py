@@ -155,7 +155,8 @@ class RetryBudget:
 
     def record_success(self) -> None:
         """Refund ``success_refund`` tokens for a successful call."""
-        self.refund(self.success_refund)
+        if self._level < self.capacity:  # a full bucket (the common case) needs no lock
+            self.refund(self.success_refund)
 
 
 def decide(

@@ -64,6 +64,39 @@ class Instruments:
         )
         self.SpanKind = trace.SpanKind
         self.StatusCode = trace.StatusCode
+        # While no provider is installed every span and instrument is a no-op, and the pipeline skips building
+        # spans, contexts, attributes and propagation. The API's public ways to ask (get_tracer_provider()) look
+        # up an environment variable on each call; the module globals they read are checked instead.
+        from opentelemetry.metrics import _internal as metrics_internal
+
+        self._trace_module = trace
+        self._metrics_module = metrics_internal
+        self._tracing = self._metering = False
+
+    def tracing(self) -> bool:
+        """Whether spans are recorded (a tracer provider was installed): checked per call, cheaply."""
+        if not self._tracing:
+            provider = getattr(self._trace_module, "_TRACER_PROVIDER", _UNKNOWN)
+            if provider is _UNKNOWN:  # pragma: no cover - a future API without the global: ask the public way
+                provider = self.trace.get_tracer_provider()
+            self._tracing = provider is not None and type(provider).__name__ not in _NOOP_PROVIDERS
+        return self._tracing
+
+    def metering(self) -> bool:
+        """Whether metrics are recorded (a meter provider was installed)."""
+        if not self._metering:
+            provider = getattr(self._metrics_module, "_METER_PROVIDER", _UNKNOWN)
+            if provider is _UNKNOWN:  # pragma: no cover
+                from opentelemetry import metrics
+
+                provider = metrics.get_meter_provider()
+            self._metering = provider is not None and type(provider).__name__ not in _NOOP_PROVIDERS
+        return self._metering
+
+
+_UNKNOWN: Any = object()
+#: The API's stand-ins for a provider (no-ops).
+_NOOP_PROVIDERS = frozenset({"ProxyTracerProvider", "NoOpTracerProvider", "_ProxyMeterProvider", "NoOpMeterProvider"})
 
 
 _instruments: Instruments | None = None
@@ -141,6 +174,13 @@ class StatsRecorder:
         with self._lock:
             self.requests += 1
             self._latencies.append(seconds)
+
+    def end_call(self, failed: bool) -> None:
+        """Count one call (and one error when it failed)."""
+        with self._lock:
+            self.calls += 1
+            if failed:
+                self.errors += 1
 
     def add(self, name: str, amount: float = 1) -> None:
         """Increment a counter by name."""

@@ -1,7 +1,8 @@
 """The sync and async transports: thin drivers of the pipeline in :mod:`._pipeline`.
 
-They own the connection pool (one ``httpx2.Client`` / ``AsyncClient`` each), execute the pipeline's
-instructions (send, sleep, authenticate) and do nothing else. Every decision is made in the pipeline.
+They own a backend (its connection pool: an ``httpx2.Client`` / ``AsyncClient``, or an ``aiohttp.ClientSession``
+for ``AsyncTransport(backend="aiohttp")``), execute the pipeline's instructions (send, sleep, authenticate)
+and do nothing else. Every decision is made in the pipeline.
 
 Process and loop safety:
     - after ``fork()`` a child never reuses the parent's connections: the pool is rebuilt on first use in
@@ -15,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -25,13 +25,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx2
 
 from ._breaker import BreakerRegistry, CircuitBreakerPolicy
-from ._config import env_duration, env_int, resolve_base_url
+from ._config import env_duration, env_int, resolve_backend, resolve_base_url
 from ._credentials import TokenProvider
 from ._errors import ConfigurationError
+from ._http import Response
 from ._operation import Operation
 from ._pipeline import Authenticate, Coordinate, PipelineConfig, Send, Sleep, Timeouts, call_flow, origin_of
 from ._ratelimit import RateLimit, TokenBucket
 from ._retry import RetryBudget, RetryPolicy
+from ._settings import PoolLimits, forks, user_agent
 from ._telemetry import (
     StatsRecorder,
     TransportStats,
@@ -40,64 +42,16 @@ from ._telemetry import (
     instruments,
 )
 from ._tokens import AccessToken
-from ._version import __version__
 
 if TYPE_CHECKING:
     import asyncio
 
     from ._redis_state import RedisState
 
-__all__ = ["AsyncTransport", "PoolLimits", "Transport", "register_component"]
+__all__ = ["AsyncTransport", "Transport"]
 
 T = TypeVar("T")
 _T = TypeVar("_T", bound="_BaseTransport")
-
-_components: dict[str, str] = {"core": __version__}
-_user_agent: str | None = None
-
-
-def register_component(name: str, version: str) -> None:
-    """Name a distribution and its version in the User-Agent (service packages call this on import)."""
-    global _user_agent
-    if _components.get(name) != version:
-        _components[name] = version
-        _user_agent = None
-
-
-def user_agent() -> str:
-    """``atriumn-python/<core> (auth/<v>; ...) Python/<v> httpx2/<v>``."""
-    global _user_agent
-    if _user_agent is None:
-        parts = "; ".join(f"{k}/{v}" for k, v in sorted(_components.items()))
-        _user_agent = (
-            f"atriumn-python/{__version__} ({parts}) {sys.implementation.name}/"
-            f"{'.'.join(map(str, sys.version_info[:3]))} httpx2/{httpx2.__version__}"
-        )
-    return _user_agent
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class PoolLimits:
-    """Connection pool limits.
-
-    Attributes:
-        max_connections: open connections at most. Default 100.
-        max_keepalive_connections: idle connections kept. Default 20.
-        keepalive_expiry: seconds an idle connection is kept. Default 30.
-    """
-
-    max_connections: int = 100
-    max_keepalive_connections: int = 20
-    keepalive_expiry: float = 30.0
-
-    def to_httpx(self) -> httpx2.Limits:
-        """As ``httpx2.Limits``."""
-        return httpx2.Limits(
-            max_connections=self.max_connections,
-            max_keepalive_connections=self.max_keepalive_connections,
-            keepalive_expiry=self.keepalive_expiry,
-        )
-
 
 _DEFAULT_DEADLINE = 120.0
 
@@ -113,6 +67,8 @@ class _Shared:
 
 class _BaseTransport:
     """Configuration common to both transports."""
+
+    _asynchronous = False
 
     def __init__(
         self,
@@ -135,10 +91,17 @@ class _BaseTransport:
         query: Mapping[str, Any] | None = None,
         replay_unsafe: bool = True,
         shared_state: RedisState | None = None,
+        backend: str | None = None,
         environ: Mapping[str, str] | None = None,
         _shared: _Shared | None = None,
     ) -> None:
         debug_from_environment(environ)
+        if getattr(self, "_http_transport", None) is not None:
+            if backend not in (None, "httpx2"):
+                raise ConfigurationError(f"backend: {backend!r} cannot send with http_transport (an httpx2 transport)")
+            self.backend = "httpx2"
+        else:
+            self.backend = resolve_backend(backend, environ, asynchronous=self._asynchronous)
         install_httpx_log_filter()
         if credentials is not None and not isinstance(credentials, TokenProvider):
             raise ConfigurationError(
@@ -191,7 +154,7 @@ class _BaseTransport:
             breakers=self._shared.breakers,
             bucket=TokenBucket(rate_limit) if rate_limit is not None else None,
             headers=self.extra_headers,
-            user_agent=user_agent(),
+            user_agent=user_agent(self.backend),
             idempotency_header=idempotency_header,
             stats=self._shared.stats,
             trace_origins=frozenset(origin_of(httpx2.URL(o)) for o in trace_origins),
@@ -229,16 +192,6 @@ class _BaseTransport:
         """A transport with some options changed, sharing this one's state (see the subclasses)."""
         raise NotImplementedError
 
-    def _pool_options(self) -> dict[str, Any]:
-        # Redirects are never followed: credentials must not reach a redirect target.
-        return {
-            "limits": self.limits.to_httpx(),
-            "http2": self.http2,
-            "verify": self.verify,
-            "follow_redirects": False,
-            "trust_env": True,
-        }
-
     def _options(self) -> dict[str, Any]:
         return {
             "base_url": self.base_url,
@@ -257,6 +210,7 @@ class _BaseTransport:
             "query": self.query,
             "replay_unsafe": self.replay_unsafe,
             "shared_state": self.shared_state,
+            "backend": self.backend,
         }
 
     def _count_refresh(self) -> None:
@@ -269,7 +223,10 @@ class _BaseTransport:
         return self._shared.stats.snapshot()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r}, credentials={self.credentials!r})"
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, credentials={self.credentials!r}, "
+            f"backend={self.backend!r})"
+        )
 
 
 def _client_options(
@@ -318,7 +275,9 @@ class Transport(_BaseTransport):
             may have reached the server (default True: the Atriumn API honours the key). False: never, unless
             an operation says it is idempotent.
         http_transport: any ``httpx2.BaseTransport`` to send with (e.g. ``httpx2.MockTransport`` in unit
-            tests, or a faster backend); the policies are unchanged.
+            tests); the policies are unchanged.
+        backend: ``"httpx2"``, the only backend of the sync transport (``ATRIUMN_HTTP_BACKEND`` names the
+            async transports' backend and leaves this one alone).
         trace_origins: other origins (``https://host``) that may receive W3C ``traceparent``.
         shared_state: a :class:`RedisState` sharing rate limits, breakers and tokens with every process that
             uses the same Redis (else ``ATRIUMN_REDIS_URL``'s, else none: local state only).
@@ -331,29 +290,36 @@ class Transport(_BaseTransport):
         http_transport: httpx2.BaseTransport | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(base_url, **kwargs)
         self._http_transport = http_transport
-        self._client: httpx2.Client | None = None
-        self._pid = os.getpid()
+        super().__init__(base_url, **kwargs)
+        self._backend: Any = None
+        self._fork = forks[0]
         self._lock = threading.Lock()
 
-    def _new_client(self) -> httpx2.Client:
-        return httpx2.Client(transport=self._http_transport, **self._pool_options())
-
-    @property
-    def http_client(self) -> httpx2.Client:
+    def _current_backend(self) -> Any:
         """The pool (rebuilt after ``fork()`` so a child never shares the parent's connections)."""
-        client = self._client
-        if client is None or self._pid != os.getpid():
+        backend = self._backend
+        if backend is None or self._fork != forks[0]:
             with self._lock:
                 if self._closed:
                     raise RuntimeError("this Transport is closed")
-                if self._client is None or self._pid != os.getpid():
+                if self._backend is None or self._fork != forks[0]:
                     # In a forked child the parent's client is dropped, not closed: closing would shut
                     # sockets the parent still uses.
-                    self._client = self._new_client()
-                    self._pid = os.getpid()
-                client = self._client
+                    from ._backend_httpx import HttpxBackend, client_options  # on first use: a faster import
+
+                    client = httpx2.Client(
+                        transport=self._http_transport, **client_options(self.limits, self.http2, self.verify)
+                    )
+                    self._backend = HttpxBackend(client)
+                    self._fork = forks[0]
+                backend = self._backend
+        return backend
+
+    @property
+    def http_client(self) -> httpx2.Client:
+        """The ``httpx2.Client`` that sends (rebuilt after ``fork()``)."""
+        client: httpx2.Client = self._current_backend().client
         return client
 
     def with_options(self, **changes: Any) -> Transport:
@@ -364,25 +330,24 @@ class Transport(_BaseTransport):
         """
         options = {**self._options(), **changes}
         derived = Transport(_shared=self._shared, http_transport=self._http_transport, **options)
-        derived._client = self.http_client
+        derived._backend = self._current_backend()
         derived._parent = self  # type: ignore[attr-defined]
         return derived
 
     def send(self, operation: Operation[T]) -> T:
         """Send one operation through the pipeline and return its decoded result.
 
-        For ``stream=True`` operations the open ``httpx2.Response`` is returned; close it (or use
-        :meth:`stream`).
+        For ``stream=True`` operations the open :class:`Response` is returned; close it (or use :meth:`stream`).
         """
         flow = call_flow(self._config, operation)
-        client = self.http_client
+        send = self._current_backend().send
         try:
             instruction = next(flow)
             while True:
                 kind = type(instruction)
                 result: Any = None
                 if kind is Send:
-                    result = self._send(client, instruction.request, instruction.stream)
+                    result = send(instruction.request, instruction.stream)
                 elif kind is Sleep:
                     time.sleep(instruction.seconds)
                 elif kind is Authenticate:
@@ -394,22 +359,6 @@ class Transport(_BaseTransport):
             return stop.value  # type: ignore[no-any-return]
         finally:
             flow.close()
-
-    @staticmethod
-    def _send(client: httpx2.Client, request: httpx2.Request, stream: bool) -> Any:
-        try:
-            response = client.send(request, stream=True)
-        except (httpx2.HTTPError, OSError) as exc:
-            return exc
-        if stream and response.status_code < 400:
-            return response
-        try:
-            response.read()
-        except (httpx2.HTTPError, OSError) as exc:
-            return exc
-        finally:
-            response.close()
-        return response
 
     def _authenticate(self, instruction: Authenticate) -> Any:
         provider = instruction.provider
@@ -429,9 +378,9 @@ class Transport(_BaseTransport):
         return self.send(operation.evolve(authenticated=False))
 
     @contextlib.contextmanager
-    def stream(self, operation: Operation[Any]) -> Iterator[httpx2.Response]:
-        """Send a streaming operation and yield the open response; it is closed on exit, on every path."""
-        response: httpx2.Response = self.send(operation.evolve(stream=True))
+    def stream(self, operation: Operation[Any]) -> Iterator[Response]:
+        """Send a streaming operation and yield the open :class:`Response`; it is closed on exit, on every path."""
+        response: Response = self.send(operation.evolve(stream=True))
         try:
             yield response
         finally:
@@ -441,9 +390,9 @@ class Transport(_BaseTransport):
         """Close the pool (derived transports share it: close the one you created)."""
         with self._lock:
             self._closed = True
-            client, self._client = self._client, None
-        if client is not None and self._pid == os.getpid() and not hasattr(self, "_parent"):
-            client.close()
+            backend, self._backend = self._backend, None
+        if backend is not None and self._fork == forks[0] and not hasattr(self, "_parent"):
+            backend.close()
 
     def __enter__(self) -> Transport:
         return self
@@ -455,10 +404,19 @@ class Transport(_BaseTransport):
 
 
 class AsyncTransport(_BaseTransport):
-    """The asynchronous transport; same arguments and behaviour as :class:`Transport`.
+    """The asynchronous transport; same arguments and behaviour as :class:`Transport`, plus a choice of backend.
 
     Never blocks the event loop: sleeps (backoff, rate limit) are ``asyncio.sleep``.
+
+    Args:
+        backend: ``"httpx2"`` (the default: HTTP/2, ``http_transport``) or ``"aiohttp"`` (HTTP/1.1, several
+            times less CPU per request; needs ``atriumn-core[aiohttp]``); else ``ATRIUMN_HTTP_BACKEND``.
+            The policies, errors and messages are the same with either (see the configuration docs for how
+            each timeout maps onto aiohttp).
+        http_transport: any ``httpx2.AsyncBaseTransport`` (the httpx2 backend only).
     """
+
+    _asynchronous = True
 
     def __init__(
         self,
@@ -467,56 +425,73 @@ class AsyncTransport(_BaseTransport):
         http_transport: httpx2.AsyncBaseTransport | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(base_url, **kwargs)
+        import asyncio
+
         self._http_transport = http_transport
-        self._client: httpx2.AsyncClient | None = None
+        super().__init__(base_url, **kwargs)
+        if self.backend == "aiohttp" and self.http2:
+            raise ConfigurationError("http2: the aiohttp backend speaks HTTP/1.1 only (use backend='httpx2')")
+        self._running_loop = asyncio.get_running_loop
+        self._pool_owner: AsyncTransport | None = None  # the transport whose pool this one shares
+        self._backend: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pid = os.getpid()
+        self._fork = forks[0]
 
-    def _new_client(self) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(transport=self._http_transport, **self._pool_options())
+    def _new_backend(self) -> Any:
+        if self.backend == "aiohttp":
+            from ._backend_aiohttp import AiohttpBackend
 
-    @property
-    def http_client(self) -> httpx2.AsyncClient:
+            return AiohttpBackend(self.limits, self.verify)
+        from ._backend_httpx import AsyncHttpxBackend, client_options
+
+        options = client_options(self.limits, self.http2, self.verify)
+        return AsyncHttpxBackend(httpx2.AsyncClient(transport=self._http_transport, **options))
+
+    def _current_backend(self) -> Any:
         """The pool of the running event loop (rebuilt for a new loop, and after ``fork()``)."""
         if self._closed:
             raise RuntimeError("this AsyncTransport is closed")
-        root: AsyncTransport | None = getattr(self, "_parent", None)
-        if root is not None:  # a derived transport uses its root's pool, created when either first needs it
-            return root.http_client
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop or self._pid != os.getpid():
-            # A pool is bound to the loop that created its connections: a new loop gets a new pool.
-            # The old one is dropped (its loop is gone or belongs to another thread; we cannot close it here).
-            self._client = self._new_client()
+        if self._pool_owner is not None:  # derived with the same backend: the pool is its parent's
+            return self._pool_owner._current_backend()
+        loop = self._running_loop()
+        backend = self._backend
+        if backend is None or self._loop is not loop or self._fork != forks[0]:
+            # A pool is bound to the loop that created its connections: a new loop gets a new pool. The old one
+            # is dropped (its loop is gone or belongs to another thread; it cannot be closed from here), its
+            # sockets closed when its loop is closed, never in a forked child (they are the parent's).
+            old_loop = self._loop
+            if backend is not None and self._fork == forks[0] and old_loop is not None and old_loop.is_closed():
+                backend.abandon()
+            backend = self._backend = self._new_backend()
             self._loop = loop
-            self._pid = os.getpid()
-        return self._client
+            self._fork = forks[0]
+        return backend
+
+    @property
+    def http_client(self) -> Any:
+        """The running loop's client: an ``httpx2.AsyncClient``, or an ``aiohttp.ClientSession``."""
+        return self._current_backend().client
 
     def with_options(self, **changes: Any) -> AsyncTransport:
-        """A transport with some options changed, sharing this one's breakers, budget and stats.
-
-        The derived transport uses this one's pool (the root transport's, for a transport derived from a
-        derived one), on whichever of them first needs it; closing the root closes it.
-        """
+        """A transport with some options changed, sharing this one's breakers, budget and stats, and its pool
+        (unless the backend, limits or TLS settings differ); close the one you created."""
         options = {**self._options(), **changes}
         derived = AsyncTransport(_shared=self._shared, http_transport=self._http_transport, **options)
-        derived._parent = getattr(self, "_parent", self)  # type: ignore[attr-defined]
+        if derived.backend == self.backend and derived.limits == self.limits and derived.verify is self.verify:
+            derived._pool_owner = self._pool_owner or self
         return derived
 
     async def send(self, operation: Operation[T]) -> T:
         """Send one operation through the pipeline and return its decoded result (see :meth:`Transport.send`)."""
         flow = call_flow(self._config, operation)
-        client = self.http_client
+        send = self._current_backend().send
         try:
             instruction = next(flow)
             while True:
                 kind = type(instruction)
                 result: Any = None
                 if kind is Send:
-                    result = await self._send(client, instruction.request, instruction.stream)
+                    result = await send(instruction.request, instruction.stream)
                 elif kind is Sleep:
                     import asyncio
 
@@ -530,22 +505,6 @@ class AsyncTransport(_BaseTransport):
             return stop.value  # type: ignore[no-any-return]
         finally:
             flow.close()
-
-    @staticmethod
-    async def _send(client: httpx2.AsyncClient, request: httpx2.Request, stream: bool) -> Any:
-        try:
-            response = await client.send(request, stream=True)
-        except (httpx2.HTTPError, OSError) as exc:
-            return exc
-        if stream and response.status_code < 400:
-            return response
-        try:
-            await response.aread()
-        except (httpx2.HTTPError, OSError) as exc:
-            return exc
-        finally:
-            await response.aclose()
-        return response
 
     async def _authenticate(self, instruction: Authenticate) -> Any:
         provider = instruction.provider
@@ -565,9 +524,9 @@ class AsyncTransport(_BaseTransport):
         return await self.send(operation.evolve(authenticated=False))
 
     @contextlib.asynccontextmanager
-    async def stream(self, operation: Operation[Any]) -> AsyncIterator[httpx2.Response]:
-        """Send a streaming operation and yield the open response; it is closed on exit, on every path."""
-        response: httpx2.Response = await self.send(operation.evolve(stream=True))
+    async def stream(self, operation: Operation[Any]) -> AsyncIterator[Response]:
+        """Send a streaming operation and yield the open :class:`Response`; it is closed on exit, on every path."""
+        response: Response = await self.send(operation.evolve(stream=True))
         try:
             yield response
         finally:
@@ -576,10 +535,10 @@ class AsyncTransport(_BaseTransport):
     async def aclose(self) -> None:
         """Close the pool."""
         self._closed = True
-        client, self._client = self._client, None
-        if client is not None and not hasattr(self, "_parent"):
+        backend, self._backend = self._backend, None
+        if backend is not None:  # a transport sharing its parent's pool has none of its own
             with contextlib.suppress(RuntimeError):
-                await client.aclose()
+                await backend.aclose()
 
     async def close(self) -> None:
         """Alias of :meth:`aclose`."""

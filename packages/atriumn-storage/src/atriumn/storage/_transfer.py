@@ -33,8 +33,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, Union, cast
 
-import httpx2
-
 from atriumn.core import (
     APIError,
     AsyncTransport,
@@ -47,9 +45,11 @@ from atriumn.core import (
     NotFoundError,
     Operation,
     PermissionDeniedError,
+    Response,
     ServerError,
     Timeouts,
     Transport,
+    TransportError,
     ValidationError,
     redact_body,
     redact_headers,
@@ -132,7 +132,7 @@ _BY_STATUS: dict[int, type[APIError]] = {
 }
 
 
-def presigned_error(response: httpx2.Response) -> AtriumnError | None:
+def presigned_error(response: Response) -> AtriumnError | None:
     """An :class:`~atriumn.core.APIError` for an object store's XML error (S3 and compatibles).
 
     An expired pre-signed URL says so plainly, with what to do. Other bodies are left to core.
@@ -380,7 +380,7 @@ class _Upload:
 
         return body()
 
-    def result(self, response: httpx2.Response) -> UploadResult:
+    def result(self, response: Response) -> UploadResult:
         if self.payload.size == 0 and self.progress is not None:
             self.progress(0, 0)
         digest = self.payload.sha256 or (self._hash.hexdigest() if self._hash is not None else self.payload.digest())
@@ -552,7 +552,7 @@ class _Download:
         self.tmp: Path | None = None
         self.file: IO[bytes] | None = None
 
-    def begin(self, response: httpx2.Response) -> None:
+    def begin(self, response: Response) -> None:
         fd, name = tempfile.mkstemp(prefix=f".{self.destination.name}.", suffix=".part", dir=self.destination.parent)
         self.tmp = Path(name)
         self.file = os.fdopen(fd, "wb")
@@ -670,7 +670,7 @@ def download_from_url(
                             chunk = next(chunks)
                         except StopIteration:
                             break
-                        except (httpx2.HTTPError, OSError) as exc:
+                        except (TransportError, OSError) as exc:  # the body stopped early
                             raise _Interrupted(f"{type(exc).__name__}: {exc}", exc) from exc
                         download.write(chunk)
                 return download.finish()
@@ -722,7 +722,7 @@ async def download_from_url_async(
                             chunk = await chunks.__anext__()
                         except StopAsyncIteration:
                             break
-                        except (httpx2.HTTPError, OSError) as exc:
+                        except (TransportError, OSError) as exc:  # the body stopped early
                             raise _Interrupted(f"{type(exc).__name__}: {exc}", exc) from exc
                         download.write(chunk)
                 return download.finish()
