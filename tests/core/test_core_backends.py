@@ -120,12 +120,10 @@ def _upload(kind: str, body: str) -> Operation[Any]:
 @pytest.mark.parametrize("kind", KINDS)
 def test_write_timeout_names_the_phase(kind: str, body: str, deaf_server: str) -> None:
     timeouts = Timeouts(connect=2.0, read=10.0, write=0.3, pool=2.0)
-    started = time.monotonic()
     [error] = send_all(kind, deaf_server, [_upload(kind, body)], max_retries=0, timeouts=timeouts)
     assert isinstance(error, RequestTimeoutError)
     assert (error.phase, error.timeout, error.sent) == ("write", 0.3, True)
     assert str(error) == f"PUT write timeout: could not send the request to {deaf_server}/blob within 0.3s"
-    assert time.monotonic() - started < 5  # the write timeout fired, not the read one
 
 
 # --- TLS ----------------------------------------------------------------------------------------------------------
