@@ -57,7 +57,8 @@ from ._settings import PoolLimits, register_component
 from ._stores import FileTokenStore, KeyringTokenStore, MemoryTokenStore, default_credentials_path
 from ._telemetry import TransportStats, enable_debug_logging
 from ._tokens import AccessToken, TokenStore
-from ._transport import AsyncTransport, Transport
+from ._transport import Transport
+from ._transport_async import AsyncTransport
 from ._version import __version__
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 from ._credentials import TokenProvider, default_credentials
 from ._operation import Operation
 from ._options import RawResponses, apply_options
-from ._transport import AsyncTransport, Transport
+from ._transport import Transport
+from ._transport_async import AsyncTransport
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

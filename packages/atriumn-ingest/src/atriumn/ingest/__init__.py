@@ -12,7 +12,8 @@ with IngestClient(credentials=...) as ingest:
 
 from atriumn.core import register_component
 
-from ._client import AsyncIngestClient, IngestClient
+from ._client import IngestClient
+from ._client_async import AsyncIngestClient
 from ._errors import ProcessingFailedError, ProcessingTimeoutError
 from ._models import (
     BatchProgress,
