@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from atriumn.core import APIError, AtriumnError, DecodeError, NetworkError, TransportError
+from atriumn.core import APIError, AtriumnError, DecodeError, Headers, NetworkError, TransportError
 
 from ._engine import Engine
 from ._errors import StreamDecodeError, StructuredOutputError
@@ -82,6 +82,7 @@ class Call:
         self.probe = False
         self.acquired = False
         self.span: Any = None
+        self.began = False  # begin() ran: telemetry ends the attempt (a span, or metrics only)
         self.start = 0.0
         self.state: StreamState | None = None
         self.decoder: SSEDecoder | None = None
@@ -108,6 +109,7 @@ class Call:
         self.probe = self.breaker.acquire()
         self.acquired = True
         self.span = self.engine.telemetry().start(self.req, self.stream, self.engine.record_content)
+        self.began = True
         self.start = time.perf_counter()
         return None
 
@@ -155,8 +157,8 @@ class Call:
                 object.__setattr__(response, "cost", cost)
                 exc.response = response
                 raise
-        # One pass over the headers into a plain dict (lower-case keys): every lookup below is then a dict get.
-        lowered = {k.lower(): v for k, v in headers.items()}
+        # Case-insensitive lookups: the transport's Headers already are; any other mapping is lowered once.
+        lowered = headers if isinstance(headers, Headers) else {k.lower(): v for k, v in headers.items()}
         request_id = lowered.get("x-request-id") or lowered.get("request-id") or lowered.get("x-goog-request-id")
         # The response was parsed for this call and nobody else holds it yet: fill in its remaining fields in
         # place (what attrs' own __init__ does on frozen classes) rather than copying it on every call.
@@ -206,7 +208,7 @@ class Call:
                 self.breaker.release(probe=self.probe)
             else:
                 self.breaker.record(_status_of(exc), probe=self.probe)
-        if self.span is not None:
+        if self.began:
             self.engine.telemetry().end(self.span, self.req, None, exc, self.start)
         return exc
 
@@ -218,7 +220,7 @@ class Call:
         if self.acquired:
             self.acquired = False
             self.breaker.release(probe=self.probe)
-        if self.span is not None:
+        if self.began:
             self.engine.telemetry().end(self.span, self.req, None, None, self.start)
 
     # --- non-streamed -----------------------------------------------------------------------------------

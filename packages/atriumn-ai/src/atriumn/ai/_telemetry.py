@@ -37,6 +37,10 @@ class GenAITelemetry:
         from ._version import __version__
 
         self.trace = trace
+        # Without an installed OpenTelemetry SDK (the global providers are the API's no-ops) and without providers
+        # given, no span or metric work is done at all: see :meth:`tracing` and :meth:`metering`.
+        self._own_tracer = tracer_provider is not None
+        self._own_meter = meter_provider is not None
         self.tracer = trace.get_tracer("atriumn.ai", __version__, tracer_provider=tracer_provider)
         meter = metrics.get_meter("atriumn.ai", __version__, meter_provider=meter_provider)
         self.tokens = meter.create_histogram(
@@ -46,8 +50,22 @@ class GenAITelemetry:
             "gen_ai.client.operation.duration", unit="s", description="GenAI operation duration."
         )
 
+    def tracing(self) -> bool:
+        """Whether spans are recorded (a tracer provider was given, or an SDK's is installed globally)."""
+        from atriumn.core._telemetry import instruments
+
+        return self._own_tracer or instruments().tracing()
+
+    def metering(self) -> bool:
+        """Whether metrics are recorded (a meter provider was given, or an SDK's is installed globally)."""
+        from atriumn.core._telemetry import instruments
+
+        return self._own_meter or instruments().metering()
+
     def start(self, req: ChatRequest, stream: bool, record_content: bool) -> Any:
-        """Start the span of one attempt."""
+        """Start the span of one attempt (None when no span is recorded)."""
+        if not self.tracing():
+            return None
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": otel_provider(req.provider),
@@ -79,9 +97,10 @@ class GenAITelemetry:
         record_content: bool = False,
     ) -> None:
         """End the span and record the metrics."""
-        if span is None:
+        metering = self.metering()
+        if span is None and not metering:
             return
-        recording = span.is_recording()  # without the OpenTelemetry SDK, skip the no-op attribute calls
+        recording = span is not None and span.is_recording()
         metric_attrs: dict[str, Any] = {
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": otel_provider(req.provider),
@@ -101,16 +120,19 @@ class GenAITelemetry:
                     "gen_ai.output.messages",
                     json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": response.text}]}]),
                 )
-            self.tokens.record(response.usage.input_tokens, {**metric_attrs, "gen_ai.token.type": "input"})
-            self.tokens.record(response.usage.output_tokens, {**metric_attrs, "gen_ai.token.type": "output"})
+            if metering:
+                self.tokens.record(response.usage.input_tokens, {**metric_attrs, "gen_ai.token.type": "input"})
+                self.tokens.record(response.usage.output_tokens, {**metric_attrs, "gen_ai.token.type": "output"})
         if error is not None:
             error_type = str(getattr(error, "status_code", "")) or type(error).__name__
             if recording:
                 span.set_attribute("error.type", error_type)
                 span.set_status(self.trace.StatusCode.ERROR, type(error).__name__)
             metric_attrs["error.type"] = error_type
-        self.duration.record(time.perf_counter() - start, metric_attrs)
-        span.end()
+        if metering:
+            self.duration.record(time.perf_counter() - start, metric_attrs)
+        if span is not None:
+            span.end()
 
     # --- batch jobs -------------------------------------------------------------------------------------
 

@@ -52,6 +52,8 @@ _EFFORTS: dict[str, frozenset[str]] = {
 
 def check_request(provider: str, req: ChatRequest) -> None:
     """Raise for anything in ``req`` that ``provider`` cannot take (see the module docstring)."""
+    if _plain(req):
+        return
     model = req.full_model
     _check_media(provider, req)
     _check_cache_points(provider, req)
@@ -75,6 +77,19 @@ def _parts(req: ChatRequest) -> Iterator[tuple[int, Message, int, Part]]:
         if not isinstance(m.content, str):
             for j, p in enumerate(m.content):
                 yield i, m, j, p
+
+
+def _plain(req: ChatRequest) -> bool:
+    """Text messages and no reasoning or caching option: nothing here to refuse (the common call, checked fast)."""
+    return (
+        req.reasoning is None
+        and req.cached_content is None
+        and req.prompt_cache_key is None
+        and req.prompt_cache_options is None
+        and not req.system_parts
+        and not req.tool_cache_points
+        and all(type(m.content) is str for m in req.messages)
+    )
 
 
 def _check_media(provider: str, req: ChatRequest) -> None:
