@@ -117,3 +117,28 @@ def test_core_http_spans_nest_under_the_chat_span(env: dict[str, str]) -> None:
     assert op.parent.span_id == chat.context.span_id
     assert http.parent is not None
     assert http.parent.span_id == op.context.span_id
+
+
+def test_the_global_sdk_provider_is_used_and_without_one_no_span_work_is_done(env: dict[str, str]) -> None:
+    from opentelemetry import trace
+
+    import atriumn.core._telemetry as core_telemetry
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    original, saved = trace._TRACER_PROVIDER, core_telemetry._instruments  # type: ignore[attr-defined]
+    try:
+        trace._TRACER_PROVIDER = None  # type: ignore[attr-defined]  # no SDK installed globally, none given
+        core_telemetry._instruments = None
+        with ChatClient() as client:
+            assert client._engine.telemetry().tracing() is False
+            client.chat("openai:echo", "x")
+        trace._TRACER_PROVIDER = provider  # type: ignore[attr-defined]
+        core_telemetry._instruments = None
+        with ChatClient() as client:
+            client.chat("openai:echo", "x")
+    finally:
+        trace._TRACER_PROVIDER = original  # type: ignore[attr-defined]
+        core_telemetry._instruments = saved
+    assert "chat echo" in {s.name for s in exporter.get_finished_spans()}
