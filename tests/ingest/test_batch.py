@@ -85,13 +85,16 @@ def test_nothing_lost_nothing_duplicated_under_faults(sandbox: Sandbox, tenant_a
     for fault, seed in (("reset-after-head", 1), ("status:503", 2), ("delay:1.5", 3)):
         sandbox.inject_fault(fault, count=None, path_prefix="/ingest/text", probability=0.0167, seed=seed)
     items = [TextSource(content=f"item {i}", metadata={"run": marker, "n": str(i)}) for i in range(1000)]
-    from atriumn.core import RetryPolicy, Timeouts
+    from atriumn.core import CircuitBreakerPolicy, RetryPolicy, Timeouts
 
     transport = Transport(
         sandbox.url,
         credentials=tenant_a,
         retry=RetryPolicy(max_retries=6, initial_backoff=0.01, max_backoff=0.1),
-        timeouts=Timeouts(read=0.5),
+        timeouts=Timeouts(read=1.0),  # the delay fault (1.5 s) times out; a request slowed by a busy machine does not
+        # This test is about retries losing and duplicating nothing: a run of faults on a busy machine must not
+        # open the breaker (its own tests are in tests/core).
+        circuit_breaker=CircuitBreakerPolicy(failure_threshold=1000),
     )
     try:
         with IngestClient(transport=transport) as ingest:
@@ -116,13 +119,16 @@ async def test_nothing_lost_nothing_duplicated_under_faults_async(sandbox: Sandb
     for fault, seed in (("reset-after-head", 4), ("status:503", 5), ("delay:1.5", 6)):
         sandbox.inject_fault(fault, count=None, path_prefix="/ingest/text", probability=0.0167, seed=seed)
     items = [TextSource(content=f"item {i}", metadata={"run": marker, "n": str(i)}) for i in range(300)]
-    from atriumn.core import AsyncTransport, RetryPolicy, Timeouts
+    from atriumn.core import AsyncTransport, CircuitBreakerPolicy, RetryPolicy, Timeouts
 
     transport = AsyncTransport(
         sandbox.url,
         credentials=tenant_a,
         retry=RetryPolicy(max_retries=6, initial_backoff=0.01, max_backoff=0.1),
-        timeouts=Timeouts(read=0.5),
+        timeouts=Timeouts(read=1.0),  # the delay fault (1.5 s) times out; a request slowed by a busy machine does not
+        # This test is about retries losing and duplicating nothing: a run of faults on a busy machine must not
+        # open the breaker (its own tests are in tests/core).
+        circuit_breaker=CircuitBreakerPolicy(failure_threshold=1000),
     )
     try:
         async with AsyncIngestClient(transport=transport) as ingest:
