@@ -80,6 +80,6 @@ def unsupported_parameters(provider: str, model: str) -> tuple[frozenset[str], s
 def check_parameters(provider: str, model: str, params: Mapping[str, Any]) -> None:
     """Raise :class:`UnsupportedParameterError` naming the first given parameter the model does not accept."""
     unsupported, reason = unsupported_parameters(provider, model)
-    for name in sorted(unsupported):
-        if params.get(name) is not None:
-            raise UnsupportedParameterError(name, f"{provider}:{model}", reason)
+    given = [name for name in unsupported if params.get(name) is not None]
+    if given:
+        raise UnsupportedParameterError(min(given), f"{provider}:{model}", reason)

@@ -29,6 +29,7 @@ from .providers._read import load_json
 __all__ = ["BaseChatClient", "Chain", "EmbedPlan", "HealthStatus"]
 
 _C = TypeVar("_C", bound="BaseChatClient")
+_LOOP_KEYS = frozenset({"run_tools", "max_steps", "max_parse_retries"})
 
 
 @attrs.frozen(kw_only=True)
@@ -157,6 +158,8 @@ class BaseChatClient:
     ) -> tuple[Conversation | None, dict[str, Any]]:
         """For a call with ``run_tools`` or ``max_parse_retries``: its :class:`Conversation` (checked before any
         request) and the parameters of each request; else None and the parameters as given."""
+        if not _LOOP_KEYS.intersection(params):  # the common call: one request, checked by _chain
+            return None, dict(params)
         check_params(params, method)
         rest = dict(params)
         options = LoopOptions.pop(rest)

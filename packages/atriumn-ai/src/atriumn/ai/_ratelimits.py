@@ -55,7 +55,7 @@ def parse_rate_limits(provider: str, headers: Mapping[str, str]) -> RateLimitInf
     """The :class:`RateLimitInfo` in ``headers`` (a case-insensitive mapping, or a dict with lower-case keys)."""
     if provider == "anthropic":
         prefix = "anthropic-ratelimit-"
-        raw = {k.lower(): v for k, v in headers.items() if k.lower().startswith(prefix)}
+        raw = _prefixed(headers, prefix)
         if not raw and "retry-after" not in headers:
             return _EMPTY
         return RateLimitInfo(
@@ -69,7 +69,7 @@ def parse_rate_limits(provider: str, headers: Mapping[str, str]) -> RateLimitInf
             raw=raw,
         )
     prefix = "x-ratelimit-"
-    raw = {k.lower(): v for k, v in headers.items() if k.lower().startswith(prefix)}
+    raw = _prefixed(headers, prefix)
     if not raw and "retry-after" not in headers:
         return _EMPTY
     return RateLimitInfo(
@@ -85,3 +85,10 @@ def parse_rate_limits(provider: str, headers: Mapping[str, str]) -> RateLimitInf
 
 
 _EMPTY = RateLimitInfo()
+
+
+def _prefixed(headers: Mapping[str, str], prefix: str) -> dict[str, str]:
+    """The headers whose (lower-case) name starts with ``prefix``; one pass over the transport's raw pairs."""
+    multi_items = getattr(headers, "multi_items", None)  # the transport's Headers: names already lower-case
+    pairs = multi_items() if multi_items is not None else ((k.lower(), v) for k, v in headers.items())
+    return {k: v for k, v in pairs if k.startswith(prefix)}
