@@ -10,6 +10,7 @@
 from atriumn.core import register_component
 
 from ._client import AsyncStorageClient, StorageClient
+from ._download import download_from_url, download_from_url_async
 from ._models import DownloadResult, DownloadURL, UploadResult, UploadURL
 from ._progress import rich_progress
 from ._transfer import (
@@ -18,8 +19,6 @@ from ._transfer import (
     ProgressCallback,
     Source,
     async_transfer_transport,
-    download_from_url,
-    download_from_url_async,
     transfer_transport,
     upload_to_url,
     upload_to_url_async,

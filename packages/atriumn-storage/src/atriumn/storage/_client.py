@@ -28,13 +28,12 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 from . import _operations as ops
+from ._download import download_from_url, download_from_url_async
 from ._models import DownloadResult, DownloadURL, UploadResult, UploadURL
 from ._transfer import (
     ProgressCallback,
     Source,
     async_transfer_transport,
-    download_from_url,
-    download_from_url_async,
     prepare_source,
     transfer_transport,
     upload_to_url,
