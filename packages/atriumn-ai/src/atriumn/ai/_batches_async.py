@@ -59,7 +59,8 @@ class AsyncBatches:
         return self._client._engine
 
     def _transport(self, api: BatchAPI) -> AsyncTransport:
-        return self._client._transport(api.adapter)
+        transport: AsyncTransport = self._client._transport(api.adapter)
+        return transport
 
     async def _run(self, flow: Flow[T], transport: AsyncTransport) -> T:
         """Drive a flow: send its operations (errors are thrown into it), sleep when it says so."""

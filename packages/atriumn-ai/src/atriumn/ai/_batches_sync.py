@@ -57,7 +57,8 @@ class Batches:
         return self._client._engine
 
     def _transport(self, api: BatchAPI) -> Transport:
-        return self._client._transport(api.adapter)
+        transport: Transport = self._client._transport(api.adapter)
+        return transport
 
     def _run(self, flow: Flow[T], transport: Transport) -> T:
         """Drive a flow: send its operations (errors are thrown into it), sleep when it says so."""

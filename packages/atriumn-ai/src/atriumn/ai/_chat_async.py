@@ -10,7 +10,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from atriumn.core import AsyncTransport, AtriumnError, RawResponses, ValidationError
+from atriumn.core import AsyncTransport, AtriumnError, ValidationError
 
 from . import _batch
 from ._batch import ScoredItem
@@ -53,12 +53,6 @@ class AsyncChatClient(BaseChatClient):
         self._engine.use_shared_state(self._base.shared_state)
         self._transports: dict[str, AsyncTransport] = {}
 
-    @property
-    def with_raw_response(self) -> RawResponses:
-        """``chat`` and ``embed`` returning a :class:`~atriumn.core.RawResponse` (status, headers, request id,
-        elapsed, raw body; ``.parse()`` gives the usual result); for a fallback chain, the answering request's."""
-        return RawResponses(self)
-
     def with_options(self, **options: Unpack[ClientOptions]) -> AsyncChatClient:
         """A client like this one with some options changed (``timeout``, ``max_retries``, ``extra_headers``,
         ``extra_query``, ``replay_unsafe``), sharing its connection pool, breakers, cache and budget."""
@@ -78,13 +72,6 @@ class AsyncChatClient(BaseChatClient):
         from ._batches_async import AsyncBatches
 
         return AsyncBatches(self)
-
-    def _transport(self, adapter: Any) -> AsyncTransport:
-        name = adapter.config.name
-        transport = self._transports.get(name)
-        if transport is None:
-            transport = self._transports[name] = self._derive(self._base, adapter)
-        return transport
 
     async def chat(
         self,

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from atriumn.core import AtriumnError, CircuitBreakerPolicy, DecodeError, ValidationError, apply_options
+from atriumn.core import AtriumnError, CircuitBreakerPolicy, DecodeError, RawResponses, ValidationError, apply_options
 
 from ._call import SHAPE_ERRORS, Call, unreadable
 from ._engine import Budget, Engine, ProviderSpec, is_fallback_error
@@ -88,6 +88,9 @@ class Chain:
 
 class BaseChatClient:
     """Options and helpers shared by :class:`ChatClient` and :class:`AsyncChatClient`."""
+
+    _base: Any  # the client's core transport (sync or async: set by the subclass)
+    _transports: dict[str, Any]  # one per provider, derived from it
 
     def __init__(
         self,
@@ -168,6 +171,20 @@ class BaseChatClient:
         tools, _ = normalize_tools(rest.get("tools"))
         return Conversation(normalize_messages(messages), tools, options, allow_async=allow_async), rest
 
+    @property
+    def with_raw_response(self) -> RawResponses:
+        """``chat`` and ``embed`` returning a :class:`~atriumn.core.RawResponse` (status, headers, request id,
+        elapsed, raw body; ``.parse()`` gives the usual result); for a fallback chain, the answering request's."""
+        return RawResponses(self)
+
+    def _transport(self, adapter: Any) -> Any:
+        """The provider's transport: derived once from the base one (its pool, breakers, budget, stats)."""
+        name = adapter.config.name
+        transport = self._transports.get(name)
+        if transport is None:
+            transport = self._transports[name] = self._derive(self._base, adapter)
+        return transport
+
     def _with_options(self: _C, options: Mapping[str, Any]) -> _C:
         """A copy sharing the engine's state (breakers, cache, budget, adapters) and the base transport's pool."""
         from atriumn.core._clients import _transport_changes
@@ -177,8 +194,8 @@ class BaseChatClient:
             raise TypeError("with_options(): a chat client has a base URL per provider (pass base_urls= to it)")
         replay = options.pop("replay_unsafe", None)
         clone = copy.copy(self)
-        clone._base = self._base.with_options(**_transport_changes(self._base, options))  # type: ignore[attr-defined]
-        clone._transports = {}  # type: ignore[attr-defined]
+        clone._base = self._base.with_options(**_transport_changes(self._base, options))
+        clone._transports = {}
         clone._own_transport = False  # type: ignore[attr-defined]
         if replay is not None:
             clone._engine = copy.copy(self._engine)

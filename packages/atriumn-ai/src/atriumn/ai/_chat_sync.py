@@ -8,7 +8,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from atriumn.core import AtriumnError, RawResponses, Transport, ValidationError
+from atriumn.core import AtriumnError, Transport, ValidationError
 
 from . import _batch
 from ._batch import ScoredItem
@@ -80,12 +80,6 @@ class ChatClient(BaseChatClient):
         self._engine.use_shared_state(self._base.shared_state)
         self._transports: dict[str, Transport] = {}
 
-    @property
-    def with_raw_response(self) -> RawResponses:
-        """``chat`` and ``embed`` returning a :class:`~atriumn.core.RawResponse` (status, headers, request id,
-        elapsed, raw body; ``.parse()`` gives the usual result); for a fallback chain, the answering request's."""
-        return RawResponses(self)
-
     def with_options(self, **options: Unpack[ClientOptions]) -> ChatClient:
         """A client like this one with some options changed (``timeout``, ``max_retries``, ``extra_headers``,
         ``extra_query``, ``replay_unsafe``), sharing its connection pool, breakers, cache and budget."""
@@ -105,13 +99,6 @@ class ChatClient(BaseChatClient):
         from ._batches_sync import Batches
 
         return Batches(self)
-
-    def _transport(self, adapter: Any) -> Transport:
-        name = adapter.config.name
-        transport = self._transports.get(name)
-        if transport is None:
-            transport = self._transports[name] = self._derive(self._base, adapter)
-        return transport
 
     def chat(
         self,
