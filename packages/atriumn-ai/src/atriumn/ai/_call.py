@@ -71,26 +71,28 @@ def transport_error(exc: BaseException, request: Any) -> BaseException:
 class Call:
     """One attempt of one chat request on one model: everything but the I/O."""
 
+    # The state every call starts with (class attributes: a call sets only what it changes).
+    cache_key: str | None = None
+    probe = False
+    acquired = False
+    span: Any = None
+    began = False  # begin() ran: telemetry ends the attempt (a span, or metrics only)
+    start = 0.0
+    state: StreamState | None = None
+    decoder: SSEDecoder | None = None
+    headers: Mapping[str, str] = {}  # never mutated: stream_opened replaces it
+    request: Any = None
+    recorded: list[StreamEvent] | None = None
+    delivered = False
+    finished = False
+
     def __init__(self, engine: Engine, req: ChatRequest, adapter: Adapter, *, stream: bool, use_cache: bool) -> None:
         self.engine = engine
         self.req = req
         self.adapter = adapter
         self.stream = stream
         self.cache = engine.cache if use_cache else None
-        self.cache_key: str | None = None
         self.breaker = engine.breakers.for_host(req.full_model)
-        self.probe = False
-        self.acquired = False
-        self.span: Any = None
-        self.began = False  # begin() ran: telemetry ends the attempt (a span, or metrics only)
-        self.start = 0.0
-        self.state: StreamState | None = None
-        self.decoder: SSEDecoder | None = None
-        self.headers: Mapping[str, str] = {}
-        self.request: Any = None
-        self.recorded: list[StreamEvent] | None = None
-        self.delivered = False
-        self.finished = False
 
     # --- before sending -------------------------------------------------------------------------------
 

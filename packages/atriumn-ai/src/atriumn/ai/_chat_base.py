@@ -30,6 +30,7 @@ __all__ = ["BaseChatClient", "Chain", "EmbedPlan", "HealthStatus"]
 
 _C = TypeVar("_C", bound="BaseChatClient")
 _LOOP_KEYS = frozenset({"run_tools", "max_steps", "max_parse_retries"})
+_CALL_OPTIONS = frozenset({"cache", "replay_unsafe", "extra_headers", "extra_query", "timeout"})
 
 
 @attrs.frozen(kw_only=True)
@@ -147,6 +148,10 @@ class BaseChatClient:
     ) -> Chain:
         """The validated fallback chain of one call (every check raises before any request)."""
         check_params(params, method)
+        if _CALL_OPTIONS.isdisjoint(params):  # the common call: request parameters only
+            return Chain(
+                self._engine, self._engine.plan(model, models, messages, params), stream=stream, use_cache=True
+            )
         options = dict(params)
         use_cache = bool(options.pop("cache", True))
         replay_unsafe = options.pop("replay_unsafe", None)

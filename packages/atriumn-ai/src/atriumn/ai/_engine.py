@@ -184,6 +184,7 @@ class Engine:
         self._lock = threading.Lock()
         self._telemetry: Any = None
         self.shared_state: Any = None
+        self._plans: dict[Any, list[tuple[ChatRequest, Adapter]]] = {}
 
     def use_shared_state(self, state: Any) -> None:
         """Share rate limits and the per-model breakers through ``state`` (a ``RedisState``, or None)."""
@@ -298,29 +299,55 @@ class Engine:
     ) -> list[tuple[ChatRequest, Adapter]]:
         """One validated request per model of the chain (validation raises before any request).
 
-        ``replay_unsafe`` overrides the client's setting for this call (see :class:`ChatClient`)."""
+        ``replay_unsafe`` overrides the client's setting for this call (see :class:`ChatClient`). What does not
+        depend on the messages (the models, the parameters and their checks) is planned once per model and
+        parameter values, when those are plain values (strings, numbers, booleans, None), and reused."""
+        replay = self.replay_unsafe if replay_unsafe is None else replay_unsafe
+        key = _plan_key(model, models, params, replay, self.record_content) if not request_options else None
+        templates = self._plans.get(key) if key is not None else None
+        if templates is None:
+            templates = self._templates(model, models, params, replay, request_options)
+            if key is not None:
+                if len(self._plans) >= _PLAN_CACHE_SIZE:  # many distinct values (a temperature sweep): start over
+                    self._plans.clear()
+                self._plans[key] = templates
+        if messages is None:
+            raise ValidationError("messages: required")
+        normalized = normalize_messages(messages)
+        plan: list[tuple[ChatRequest, Adapter]] = []
+        for template, adapter in templates:
+            req = template.with_messages(normalized)
+            adapter.check(req)
+            plan.append((req, adapter))
+        return plan
+
+    def _templates(
+        self,
+        model: str | None,
+        models: Sequence[str] | None,
+        params: Mapping[str, Any],
+        replay_unsafe: bool,
+        request_options: Mapping[str, Any] | None,
+    ) -> list[tuple[ChatRequest, Adapter]]:
+        """One checked request without messages per model of the chain."""
         if models is not None and model is not None:
             raise ValidationError("model, models: give one or the other")
         names: list[str | None] = list(models) if models is not None else [model]
         if not names:
             raise ValidationError("models: must not be empty")
-        if messages is None:
-            raise ValidationError("messages: required")
         fields = request_fields(params)
-        fields["messages"] = normalize_messages(messages)
         fields["record_content"] = self.record_content
-        fields["replay_unsafe"] = self.replay_unsafe if replay_unsafe is None else replay_unsafe
+        fields["replay_unsafe"] = replay_unsafe
         fields["request_options"] = {k: v for k, v in (request_options or {}).items() if v is not None} or None
-        plan: list[tuple[ChatRequest, Adapter]] = []
+        templates: list[tuple[ChatRequest, Adapter]] = []
         for name in names:
             provider, model_name = self.split(name)
-            req = ChatRequest(provider=provider, model=model_name, **fields)
-            adapter = self.adapter(provider)
+            req = ChatRequest(provider=provider, model=model_name, messages=(), **fields)
+            req.full_model  # noqa: B018 - computed once here, carried by every request made from the template
             check_parameters(self.kind_of(provider), model_name, req.sampling())
-            adapter.check(req)
             _check_cache_model(params.get("cached_content"), req)
-            plan.append((req, adapter))
-        return plan
+            templates.append((req, self.adapter(provider)))
+        return templates
 
     def telemetry(self) -> Any:
         """The GenAI instruments (created on first use)."""
@@ -397,6 +424,30 @@ def request_fields(params: Mapping[str, Any]) -> dict[str, Any]:
         "prompt_cache_options": options,
         "extra_body": params.get("extra_body"),
     }
+
+
+_PLAN_CACHE_SIZE = 256
+_PLAIN_VALUES = (str, int, float, bool, type(None))
+
+
+def _plan_key(
+    model: str | None, models: Sequence[str] | None, params: Mapping[str, Any], replay: bool, record: bool
+) -> tuple[Any, ...] | None:
+    """The plan cache's key of a call whose parameters are plain values (None for any other call). Each value's
+    type is part of the key: 1, 1.0 and True are equal keys but not equal request bodies."""
+    values = []
+    for name, value in params.items():
+        kind = type(value)
+        if kind not in _PLAIN_VALUES:
+            return None
+        values.append((name, kind, value))
+    if models is not None:
+        if not all(type(m) is str for m in models):
+            return None
+        return (None, tuple(models), replay, record, *values)
+    if model is not None and type(model) is not str:
+        return None
+    return (model, None, replay, record, *values)
 
 
 def _check_cache_model(cache: Any, req: ChatRequest) -> None:

@@ -44,6 +44,7 @@ class PriceTable:
         self.as_of = as_of
         self.batch_discounts = dict(batch_discounts or {})
         self._by_length = sorted(self.models, key=len, reverse=True)
+        self._found: dict[str, Mapping[str, float] | None] = {}  # prefix lookups already made (the table is fixed)
 
     @classmethod
     def from_json(cls, text: str) -> PriceTable:
@@ -76,10 +77,18 @@ class PriceTable:
         found = self.models.get(model)
         if found is not None:
             return found
+        try:
+            return self._found[model]
+        except KeyError:
+            pass
         for key in self._by_length:
             if model.startswith(key) and model[len(key) : len(key) + 1] in ("-", "@", ":", "."):
-                return self.models[key]
-        return None
+                found = self.models[key]
+                break
+        if len(self._found) >= 1024:  # model names are few; a caller inventing them gets a bounded memo
+            self._found.clear()
+        self._found[model] = found
+        return found
 
     def cost(self, model: str, usage: Usage, *, batch: bool = False) -> Cost | None:
         """The :class:`Cost` of ``usage`` on ``model`` (``batch``: at its batch prices), or None when the model

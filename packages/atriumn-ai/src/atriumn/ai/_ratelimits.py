@@ -10,7 +10,7 @@ from atriumn.core import parse_retry_after
 
 from ._types import RateLimitInfo
 
-__all__ = ["parse_rate_limits"]
+__all__ = ["NO_RATE_LIMITS", "parse_rate_limits"]
 
 
 def _int(value: str | None) -> int | None:
@@ -57,7 +57,7 @@ def parse_rate_limits(provider: str, headers: Mapping[str, str]) -> RateLimitInf
         prefix = "anthropic-ratelimit-"
         raw = _prefixed(headers, prefix)
         if not raw and "retry-after" not in headers:
-            return _EMPTY
+            return NO_RATE_LIMITS
         return RateLimitInfo(
             limit_requests=_int(headers.get(prefix + "requests-limit")),
             remaining_requests=_int(headers.get(prefix + "requests-remaining")),
@@ -71,7 +71,7 @@ def parse_rate_limits(provider: str, headers: Mapping[str, str]) -> RateLimitInf
     prefix = "x-ratelimit-"
     raw = _prefixed(headers, prefix)
     if not raw and "retry-after" not in headers:
-        return _EMPTY
+        return NO_RATE_LIMITS
     return RateLimitInfo(
         limit_requests=_int(headers.get(prefix + "limit-requests")),
         remaining_requests=_int(headers.get(prefix + "remaining-requests")),
@@ -84,7 +84,8 @@ def parse_rate_limits(provider: str, headers: Mapping[str, str]) -> RateLimitInf
     )
 
 
-_EMPTY = RateLimitInfo()
+#: The rate limits of a response without rate-limit headers (one shared, immutable instance).
+NO_RATE_LIMITS = RateLimitInfo()
 
 
 def _prefixed(headers: Mapping[str, str], prefix: str) -> dict[str, str]:

@@ -7,6 +7,7 @@ tools as :class:`Tool`, callables or dicts, response formats as JSON Schema or a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -63,10 +64,18 @@ class ChatRequest:
     replay_unsafe: bool = True
     request_options: Mapping[str, Any] | None = None
 
-    @property
+    @functools.cached_property
     def full_model(self) -> str:
         """``provider:model``."""
         return f"{self.provider}:{self.model}"
+
+    def with_messages(self, messages: tuple[Message, ...]) -> ChatRequest:
+        """This request with other (normalized) messages: a copy that skips ``__init__``, every other field being
+        this checked request's (the plan cache builds each call's request from a template this way)."""
+        new = object.__new__(ChatRequest)
+        new.__dict__.update(self.__dict__)
+        new.__dict__["messages"] = messages
+        return new
 
     def sampling(self) -> dict[str, Any]:
         """The optional parameters a capability check looks at."""
@@ -173,11 +182,14 @@ def _tool_call_from_dict(d: Mapping[str, Any], where: str) -> ToolCall:
     return ToolCall(id=str(d.get("id", "")), name=name, arguments=args)
 
 
+_TEXT_ROLES = frozenset({"system", "user", "assistant", "developer"})
+
+
 def normalize_messages(messages: str | Message | Mapping[str, Any] | Iterable[Any]) -> tuple[Message, ...]:
     """Messages from a string (one user message), :class:`Message` objects, or OpenAI-style dicts."""
     if isinstance(messages, str):
         return (Message(role="user", content=messages),)
-    if isinstance(messages, (Message, Mapping)):
+    if type(messages) is not list and isinstance(messages, (Message, Mapping)):
         messages = [messages]
     out: list[Message] = []
     for i, m in enumerate(messages):
@@ -185,6 +197,8 @@ def normalize_messages(messages: str | Message | Mapping[str, Any] | Iterable[An
             out.append(m)
         elif isinstance(m, str):
             out.append(Message(role="user", content=m))
+        elif type(m) is dict and len(m) == 2 and type(m.get("content")) is str and m.get("role") in _TEXT_ROLES:
+            out.append(Message(role=m["role"], content=m["content"]))  # {"role": ..., "content": "..."}: the common one
         elif isinstance(m, Mapping):
             role = m.get("role")
             if role not in ("system", "user", "assistant", "tool", "developer"):

@@ -21,6 +21,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from atriumn.core._telemetry import instruments
+
 from ._engine import otel_provider
 from ._request import ChatRequest
 from ._types import ChatResponse
@@ -52,14 +54,10 @@ class GenAITelemetry:
 
     def tracing(self) -> bool:
         """Whether spans are recorded (a tracer provider was given, or an SDK's is installed globally)."""
-        from atriumn.core._telemetry import instruments
-
         return self._own_tracer or instruments().tracing()
 
     def metering(self) -> bool:
         """Whether metrics are recorded (a meter provider was given, or an SDK's is installed globally)."""
-        from atriumn.core._telemetry import instruments
-
         return self._own_meter or instruments().metering()
 
     def start(self, req: ChatRequest, stream: bool, record_content: bool) -> Any:

@@ -120,4 +120,15 @@ class Operation(Generic[T]):
 
     def evolve(self, **changes: Any) -> Operation[T]:
         """A copy with some fields changed (e.g. the next page's token in ``query``)."""
-        return dataclasses.replace(self, **changes)
+        unknown = changes.keys() - _FIELD_NAMES
+        if unknown:
+            raise TypeError(f"Operation.evolve(): unknown field(s) {', '.join(sorted(unknown))}")
+        # A field-for-field copy: what dataclasses.replace does, without running __init__ again (an operation is
+        # evolved on every chat call, and a frozen dataclass's __init__ sets each of its twenty fields the slow way).
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)
+        return new
+
+
+_FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Operation))

@@ -13,11 +13,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from atriumn.ai._parts import ReasoningPart
+from atriumn.ai._ratelimits import NO_RATE_LIMITS
 from atriumn.ai._request import ChatRequest
 from atriumn.ai._sse import ServerSentEvent
 from atriumn.ai._types import ChatResponse, Part, StreamEvent, TextPart, ToolCall, Usage
 from atriumn.core import RESPONSE, Operation, Scrubber, ValidationError, apply_options
 from atriumn.core._redact import SENSITIVE_HEADERS
+
+from ._capabilities import check_request
 
 __all__ = [
     "Adapter",
@@ -78,6 +81,8 @@ class Adapter(abc.ABC):
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
+        # JSON operations without their body, one per path and options: each call's is a copy with its body.
+        self._operations: dict[tuple[Any, ...], Operation[Any]] = {}
 
     def default_headers(self) -> dict[str, str]:
         """Headers on every request to this provider (besides the key)."""
@@ -117,20 +122,21 @@ class Adapter(abc.ABC):
         is replayed after it may have reached the provider (a reset, a read timeout, a 5xx), as the official
         SDKs do — at the price of a possible second, billed generation.
         """
-        return Operation(
-            method="POST",
-            path=path,
-            path_params=path_params or {},
-            query=query,
-            content=dumps(body).encode(),
-            headers=_JSON,
-            stream=stream,
-            response_type=None if stream else RESPONSE,
-            idempotent=replay_unsafe,
-            span_name=span,
-            error_hook=self.error_hook,
-            log_content=log_content,
-        )
+        key = (path, stream, replay_unsafe, log_content, span)
+        template = self._operations.get(key)
+        if template is None:
+            template = self._operations[key] = Operation(
+                method="POST",
+                path=path,
+                headers=_JSON,
+                stream=stream,
+                response_type=None if stream else RESPONSE,
+                idempotent=replay_unsafe,
+                span_name=span,
+                error_hook=self.error_hook,
+                log_content=log_content,
+            )
+        return template.evolve(content=dumps(body).encode(), path_params=path_params or {}, query=query)
 
     def chat_json_operation(
         self, req: ChatRequest, path: str, body: Mapping[str, Any], *, stream: bool, **kwargs: Any
@@ -155,8 +161,6 @@ class Adapter(abc.ABC):
         """Refuse, before any request, what this provider or model cannot take (a part, a reasoning control, a
         cache TTL, too many cache points): :class:`UnsupportedParameterError` or :class:`ValidationError`
         naming it. The adapters' wire checks live in :mod:`.providers._capabilities`."""
-        from ._capabilities import check_request
-
         check_request(self.name, req)
 
     @abc.abstractmethod
@@ -188,6 +192,9 @@ def merge_text_parts(parts: Sequence[Part]) -> tuple[Part, ...]:
     """Adjacent text parts joined into one, and adjacent reasoning texts of one provider (the later part's
     signature kept), so streamed and non-streamed answers compare equal. A signature-only reasoning part
     (Gemini's ``thoughtSignature`` on the part that follows it) is never merged."""
+    if len(parts) == 1:  # the common answer: one part, nothing to merge
+        only = parts[0]
+        return () if isinstance(only, TextPart) and not only.text else (only,)
     out: list[Part] = []
     for p in parts:
         if isinstance(p, TextPart):
@@ -219,18 +226,24 @@ def build_response(
 ) -> ChatResponse:
     """A :class:`ChatResponse` from accumulated parts (text and tool calls derived from them)."""
     merged = merge_text_parts(parts)
-    text = "".join(p.text for p in merged if isinstance(p, TextPart))
-    calls = tuple(p for p in merged if isinstance(p, ToolCall))
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for p in merged:
+        if isinstance(p, TextPart):
+            texts.append(p.text)
+        elif isinstance(p, ToolCall):
+            calls.append(p)
     return ChatResponse(
-        text=text,
+        text="".join(texts),
         parts=merged,
-        tool_calls=calls,
+        tool_calls=tuple(calls),
         finish_reason=finish_reason,
         usage=usage,
         provider=provider,
         model=model,
         id=id,
         raw=raw,
+        rate_limits=NO_RATE_LIMITS,  # the headers' are filled in by the call (the default would build one first)
     )
 
 
@@ -249,4 +262,7 @@ def object_arguments(call: ToolCall, where: str, provider: str) -> dict[str, Any
 
 def dumps(obj: Any) -> str:
     """Compact JSON."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODE(obj)
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode

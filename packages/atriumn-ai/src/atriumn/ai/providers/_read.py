@@ -52,6 +52,8 @@ def load_json(data: str | bytes, provider: str, what: str = "a response") -> Any
 
 def obj(value: Any, path: str, provider: str) -> Mapping[str, Any]:
     """An object (a missing one reads as empty)."""
+    if type(value) is dict:  # what json.loads gives: checked first, without the ABC's isinstance
+        return value
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -85,6 +87,8 @@ MAX_COUNT = 2**53
 
 def count(value: Any, path: str, provider: str) -> int:
     """A token count: a whole number from 0 to 2**53 (a missing one reads as 0)."""
+    if type(value) is int and 0 <= value <= MAX_COUNT:  # the usual answer, checked first
+        return value
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_COUNT:

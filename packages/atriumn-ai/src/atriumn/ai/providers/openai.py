@@ -47,19 +47,31 @@ def _usage(doc: Any, path: str, provider: str) -> Usage:
     doc = obj(doc, path, provider)
     if not doc:
         return Usage()
-    prompt_details = obj(doc.get("prompt_tokens_details"), f"{path}.prompt_tokens_details", provider)
-    completion_details = obj(doc.get("completion_tokens_details"), f"{path}.completion_tokens_details", provider)
+    paths = _USAGE_PATHS.get(path) or _usage_paths(path)
+    prompt_details = obj(doc.get("prompt_tokens_details"), paths[0], provider)
+    completion_details = obj(doc.get("completion_tokens_details"), paths[1], provider)
     return Usage(
-        input_tokens=count(doc.get("prompt_tokens"), f"{path}.prompt_tokens", provider),
-        output_tokens=count(doc.get("completion_tokens"), f"{path}.completion_tokens", provider),
-        cache_read_tokens=count(
-            prompt_details.get("cached_tokens"), f"{path}.prompt_tokens_details.cached_tokens", provider
-        ),
-        reasoning_tokens=count(
-            completion_details.get("reasoning_tokens"), f"{path}.completion_tokens_details.reasoning_tokens", provider
-        ),
+        input_tokens=count(doc.get("prompt_tokens"), paths[2], provider),
+        output_tokens=count(doc.get("completion_tokens"), paths[3], provider),
+        cache_read_tokens=count(prompt_details.get("cached_tokens"), paths[4], provider),
+        reasoning_tokens=count(completion_details.get("reasoning_tokens"), paths[5], provider),
         raw=doc,
     )
+
+
+def _usage_paths(path: str) -> tuple[str, ...]:
+    """The paths an error names for the fields of the usage object at ``path``."""
+    return (
+        f"{path}.prompt_tokens_details",
+        f"{path}.completion_tokens_details",
+        f"{path}.prompt_tokens",
+        f"{path}.completion_tokens",
+        f"{path}.prompt_tokens_details.cached_tokens",
+        f"{path}.completion_tokens_details.reasoning_tokens",
+    )
+
+
+_USAGE_PATHS = {p: _usage_paths(p) for p in ("$.usage", "$.x_groq.usage")}
 
 
 def _finish(reason: str) -> str:
