@@ -158,3 +158,41 @@ def test_gemini_stream_keeps_text_and_calls_in_order() -> None:
     assert streamed.reasoning == "hidden"
     assert streamed.text == "Let me check.Done." and streamed.model == "g-1" and streamed.id == "r1"
     assert streamed.finish_reason == "tool_calls"
+
+
+def test_rate_limit_parsing_from_the_transports_headers() -> None:
+    import datetime as dt
+
+    from atriumn.core import Headers
+
+    pairs = [
+        ("Date", "x"),
+        ("X-RateLimit-Limit-Tokens", "30000"),
+        ("X-RateLimit-Remaining-Tokens", "29000"),
+        ("X-RateLimit-Reset-Tokens", "6m0s"),
+        ("Server", "s"),
+    ]
+    for _ in range(2):  # the second read of "6m0s" comes from the memo of parsed durations: still right
+        info = parse_rate_limits("openai", Headers(pairs))
+        assert (info.limit_tokens, info.remaining_tokens, info.reset_tokens) == (30000, 29000, 360.0)
+        assert info.raw == {
+            "x-ratelimit-limit-tokens": "30000",
+            "x-ratelimit-remaining-tokens": "29000",
+            "x-ratelimit-reset-tokens": "6m0s",
+        }
+    # Anthropic's resets are times: read against the clock on every call, never remembered.
+    soon = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30)).isoformat()
+    past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=30)).isoformat()
+    assert 0 < (parse_rate_limits("anthropic", {"anthropic-ratelimit-tokens-reset": soon}).reset_tokens or 0) <= 30
+    assert parse_rate_limits("anthropic", {"anthropic-ratelimit-tokens-reset": past}).reset_tokens == 0.0
+    # retry-after-ms alone is a rate limit too.
+    assert parse_rate_limits("openai", {"retry-after-ms": "1500"}).retry_after == 1.5
+
+
+def test_headers_join_a_repeated_field() -> None:
+    from atriumn.core import Headers
+
+    headers = Headers([("Via", "a"), ("X-One", "1"), ("via", "b")])
+    assert headers["VIA"] == "a, b"
+    assert headers.get_list("via") == ["a", "b"]
+    assert headers["x-one"] == "1"

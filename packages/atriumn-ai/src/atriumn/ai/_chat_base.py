@@ -166,7 +166,7 @@ class BaseChatClient:
     ) -> tuple[Conversation | None, dict[str, Any]]:
         """For a call with ``run_tools`` or ``max_parse_retries``: its :class:`Conversation` (checked before any
         request) and the parameters of each request; else None and the parameters as given."""
-        if not _LOOP_KEYS.intersection(params):  # the common call: one request, checked by _chain
+        if _LOOP_KEYS.isdisjoint(params):  # the common call: one request, checked by _chain
             return None, dict(params)
         check_params(params, method)
         rest = dict(params)

@@ -6,7 +6,7 @@ import datetime as dt
 import time
 from collections.abc import Mapping
 
-from atriumn.core import parse_retry_after
+from atriumn.core import parse_duration, parse_retry_after
 
 from ._types import RateLimitInfo
 
@@ -42,43 +42,46 @@ def _duration(value: str | None) -> float | None:
             return max(0.0, when.timestamp() - time.time())
         except (ValueError, OverflowError, OSError):
             return None
-    from atriumn.core import parse_duration
-
+    try:
+        return _DURATIONS[text]
+    except KeyError:
+        pass
     try:
         seconds = parse_duration(text, name="rate-limit reset")
     except (ValueError, OverflowError):
-        return None
-    return seconds if 0 <= seconds < float("inf") else None
+        seconds = -1.0
+    found = seconds if 0 <= seconds < float("inf") else None
+    if len(_DURATIONS) >= 512:
+        _DURATIONS.clear()
+    _DURATIONS[text] = found
+    return found
+
+
+# Durations already parsed: a provider's reset values repeat ("1s", "120ms", "6m0s"); a pure function of the text.
+_DURATIONS: dict[str, float | None] = {}
+
+# The six fields of each header family: limit, remaining and reset of requests, then of tokens.
+_KINDS = [(kind, what) for kind in ("requests", "tokens") for what in ("limit", "remaining", "reset")]
+_FIELDS = {
+    "anthropic-ratelimit-": tuple(f"anthropic-ratelimit-{kind}-{what}" for kind, what in _KINDS),
+    "x-ratelimit-": tuple(f"x-ratelimit-{what}-{kind}" for kind, what in _KINDS),
+}
 
 
 def parse_rate_limits(provider: str, headers: Mapping[str, str]) -> RateLimitInfo:
     """The :class:`RateLimitInfo` in ``headers`` (a case-insensitive mapping, or a dict with lower-case keys)."""
-    if provider == "anthropic":
-        prefix = "anthropic-ratelimit-"
-        raw = _prefixed(headers, prefix)
-        if not raw and "retry-after" not in headers:
-            return NO_RATE_LIMITS
-        return RateLimitInfo(
-            limit_requests=_int(headers.get(prefix + "requests-limit")),
-            remaining_requests=_int(headers.get(prefix + "requests-remaining")),
-            reset_requests=_duration(headers.get(prefix + "requests-reset")),
-            limit_tokens=_int(headers.get(prefix + "tokens-limit")),
-            remaining_tokens=_int(headers.get(prefix + "tokens-remaining")),
-            reset_tokens=_duration(headers.get(prefix + "tokens-reset")),
-            retry_after=parse_retry_after(headers),
-            raw=raw,
-        )
-    prefix = "x-ratelimit-"
+    prefix = "anthropic-ratelimit-" if provider == "anthropic" else "x-ratelimit-"
     raw = _prefixed(headers, prefix)
-    if not raw and "retry-after" not in headers:
+    if not raw and "retry-after" not in headers and "retry-after-ms" not in headers:
         return NO_RATE_LIMITS
+    limit_r, remaining_r, reset_r, limit_t, remaining_t, reset_t = (raw.get(name) for name in _FIELDS[prefix])
     return RateLimitInfo(
-        limit_requests=_int(headers.get(prefix + "limit-requests")),
-        remaining_requests=_int(headers.get(prefix + "remaining-requests")),
-        reset_requests=_duration(headers.get(prefix + "reset-requests")),
-        limit_tokens=_int(headers.get(prefix + "limit-tokens")),
-        remaining_tokens=_int(headers.get(prefix + "remaining-tokens")),
-        reset_tokens=_duration(headers.get(prefix + "reset-tokens")),
+        limit_requests=_int(limit_r),
+        remaining_requests=_int(remaining_r),
+        reset_requests=_duration(reset_r),
+        limit_tokens=_int(limit_t),
+        remaining_tokens=_int(remaining_t),
+        reset_tokens=_duration(reset_t),
         retry_after=parse_retry_after(headers),
         raw=raw,
     )

@@ -93,9 +93,11 @@ class Headers(Mapping[str, str]):
         source, self._source = self._source, None
         if source is not None:
             items = self._items = [(k.lower(), v) for k, v in source]
-            index = self._index
-            for k, v in items:
-                index[k] = f"{index[k]}, {v}" if k in index else v
+            index = self._index = dict(items)
+            if len(index) < len(items):  # a repeated field: its values joined, in order
+                index.clear()
+                for k, v in items:
+                    index[k] = f"{index[k]}, {v}" if k in index else v
         return self._index
 
     def __getitem__(self, name: str) -> str:

@@ -40,9 +40,15 @@ def bad_shape(provider: str, path: str, expected: str, value: Any) -> DecodeErro
     )
 
 
+_DECODE = json.JSONDecoder().decode
+
+
 def load_json(data: str | bytes, provider: str, what: str = "a response") -> Any:
     """Decode JSON text (a body or a stream event's data), or raise :class:`DecodeError` with an excerpt."""
     try:
+        if type(data) is bytes and data[:1] == b"{" and data[1:2] != b"\0":
+            # An object in UTF-8 (what every provider sends; json.loads would detect as much, byte by byte).
+            return _DECODE(data.decode())
         return json.loads(data)
     except (ValueError, RecursionError) as exc:
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data

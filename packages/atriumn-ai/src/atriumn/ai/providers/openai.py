@@ -198,14 +198,17 @@ class OpenAIAdapter(Adapter):
             name = text(fn.get("name"), f"{where}.function.name", p)
             args = _arguments_text(fn.get("arguments"), f"{where}.function.arguments", p)
             parts.append(tool_call_from_text(text(tc.get("id"), f"{where}.id", p), name, args))
-        x_groq = obj(doc.get("x_groq"), "$.x_groq", p)
-        usage_path = "$.usage" if doc.get("usage") is not None else "$.x_groq.usage"
+        usage = doc.get("usage")
+        if usage is None:  # Groq's usage may come in x_groq
+            usage = _usage(obj(doc.get("x_groq"), "$.x_groq", p).get("usage"), "$.x_groq.usage", p)
+        else:
+            usage = _usage(usage, "$.usage", p)
         return build_response(
             provider=p,
             model=text(doc.get("model"), "$.model", p) or req.model,
             parts=parts,
             finish_reason=_finish(text(choice.get("finish_reason"), "$.choices[0].finish_reason", p)),
-            usage=_usage(doc.get("usage") if doc.get("usage") is not None else x_groq.get("usage"), usage_path, p),
+            usage=usage,
             id=text(doc.get("id"), "$.id", p),
             raw=doc,
         )
