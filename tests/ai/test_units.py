@@ -196,3 +196,30 @@ def test_headers_join_a_repeated_field() -> None:
     assert headers["VIA"] == "a, b"
     assert headers.get_list("via") == ["a", "b"]
     assert headers["x-one"] == "1"
+
+
+def test_rate_limits_read_on_access_are_as_they_were_on_arrival(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+    import pickle
+    import time
+
+    import attrs
+
+    from atriumn.ai import RateLimitInfo
+    from atriumn.ai._ratelimits import rate_limits_on_access
+
+    arrived = time.time()
+    reset = dt.datetime.fromtimestamp(arrived + 30, dt.timezone.utc).isoformat()
+    headers = {"anthropic-ratelimit-tokens-reset": reset, "anthropic-ratelimit-tokens-limit": "80000"}
+    info = rate_limits_on_access("anthropic", headers)
+    monkeypatch.setattr(time, "time", lambda: arrived + 20)  # read 20 s later: still 30 s from the arrival
+    assert info.reset_tokens == pytest.approx(30, abs=1)
+    assert info.limit_tokens == 80000
+    expected = RateLimitInfo(limit_tokens=80000, reset_tokens=info.reset_tokens, raw=headers)
+    assert info == expected
+    assert attrs.evolve(info, retry_after=1.0) == attrs.evolve(expected, retry_after=1.0)
+    unread = rate_limits_on_access("openai", {"x-ratelimit-limit-requests": "7"})
+    assert pickle.loads(pickle.dumps(unread)).limit_requests == 7  # read while pickled
+    assert repr(rate_limits_on_access("openai", {})) == repr(RateLimitInfo())
+    with pytest.raises(AttributeError):
+        unread.no_such_field  # noqa: B018

@@ -146,3 +146,23 @@ def test_stream_operations_are_closed_on_every_path() -> None:
         with pytest.raises(RuntimeError), t.stream(Operation(method="GET", path="/s")) as response:
             raise RuntimeError("caller failed mid-stream")
         assert response.is_closed
+
+
+def test_each_call_gets_its_own_headers_from_the_merged_sets() -> None:
+    """Headers merged once per distinct set are copied per call: nothing one call adds reaches the next."""
+    seen, mock = recording()
+    with Transport("http://api.test/", credentials=StaticToken("tok-1"), http_transport=mock, max_retries=2) as t:
+        post = Operation(method="POST", path="/x", json={"a": 1}, headers={"X-Extra": "1", "authorization": "mine"})
+        t.send(post)  # the first call learns the fixed credentials
+        t.send(post)  # later ones take them from the merged set
+        t.send(Operation(method="POST", path="/x", json={"a": 1}))
+        t.send(post.evolve(headers={"x-request-id": "caller-id"}))
+    first, second, plain, given = (r.headers for r in seen)
+    for h in (first, second):
+        assert h["x-extra"] == "1"
+        assert h["authorization"] == "Bearer tok-1"  # the credentials win over the operation's header, any case
+        assert len(h.get_list("authorization")) == 1
+    assert first["idempotency-key"] != second["idempotency-key"]
+    assert first["x-request-id"] != second["x-request-id"]
+    assert "x-extra" not in plain and plain["authorization"] == "Bearer tok-1"
+    assert given["x-request-id"] == "caller-id" and len(given.get_list("x-request-id")) == 1

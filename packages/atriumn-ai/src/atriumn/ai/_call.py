@@ -20,7 +20,7 @@ from atriumn.core import APIError, AtriumnError, DecodeError, Headers, NetworkEr
 from ._engine import Engine
 from ._errors import StreamDecodeError, StructuredOutputError
 from ._parts import ReasoningPart
-from ._ratelimits import parse_rate_limits
+from ._ratelimits import rate_limits_on_access
 from ._request import ChatRequest
 from ._sse import SSEDecoder
 from ._structured import parse_output
@@ -167,7 +167,7 @@ class Call:
         fill = object.__setattr__
         fill(response, "cost", cost)
         fill(response, "parsed", parsed)
-        fill(response, "rate_limits", parse_rate_limits(self.adapter.name, lowered))
+        fill(response, "rate_limits", rate_limits_on_access(self.adapter.name, lowered))
         fill(response, "request_id", request_id)
         fill(response, "latency", latency)
         return response

@@ -6,11 +6,13 @@ import datetime as dt
 import time
 from collections.abc import Mapping
 
+import attrs
+
 from atriumn.core import parse_duration, parse_retry_after
 
 from ._types import RateLimitInfo
 
-__all__ = ["NO_RATE_LIMITS", "parse_rate_limits"]
+__all__ = ["NO_RATE_LIMITS", "parse_rate_limits", "rate_limits_on_access", "read_pending"]
 
 
 def _int(value: str | None) -> int | None:
@@ -24,7 +26,7 @@ def _int(value: str | None) -> int | None:
     return int(number) if 0 <= number < 2**63 else None
 
 
-def _duration(value: str | None) -> float | None:
+def _duration(value: str | None, now: float | None = None) -> float | None:
     """``6m0s``, ``1.5s``, ``20ms`` (OpenAI/Groq), plain seconds, or an RFC 3339 time (Anthropic); garbage reads
     as unknown."""
     if value is None:
@@ -39,7 +41,7 @@ def _duration(value: str | None) -> float | None:
     if "T" in text and "-" in text:
         try:
             when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-            return max(0.0, when.timestamp() - time.time())
+            return max(0.0, when.timestamp() - (time.time() if now is None else now))
         except (ValueError, OverflowError, OSError):
             return None
     try:
@@ -68,8 +70,9 @@ _FIELDS = {
 }
 
 
-def parse_rate_limits(provider: str, headers: Mapping[str, str]) -> RateLimitInfo:
-    """The :class:`RateLimitInfo` in ``headers`` (a case-insensitive mapping, or a dict with lower-case keys)."""
+def parse_rate_limits(provider: str, headers: Mapping[str, str], now: float | None = None) -> RateLimitInfo:
+    """The :class:`RateLimitInfo` in ``headers`` (a case-insensitive mapping, or a dict with lower-case keys);
+    reset times are counted from ``now`` (a ``time.time()``; by default, the present)."""
     prefix = "anthropic-ratelimit-" if provider == "anthropic" else "x-ratelimit-"
     raw = _prefixed(headers, prefix)
     if not raw and "retry-after" not in headers and "retry-after-ms" not in headers:
@@ -78,17 +81,36 @@ def parse_rate_limits(provider: str, headers: Mapping[str, str]) -> RateLimitInf
     return RateLimitInfo(
         limit_requests=_int(limit_r),
         remaining_requests=_int(remaining_r),
-        reset_requests=_duration(reset_r),
+        reset_requests=_duration(reset_r, now),
         limit_tokens=_int(limit_t),
         remaining_tokens=_int(remaining_t),
-        reset_tokens=_duration(reset_t),
-        retry_after=parse_retry_after(headers),
+        reset_tokens=_duration(reset_t, now),
+        retry_after=parse_retry_after(headers, now),
         raw=raw,
     )
 
 
 #: The rate limits of a response without rate-limit headers (one shared, immutable instance).
 NO_RATE_LIMITS = RateLimitInfo()
+
+_FIELD_NAMES = tuple(f.name for f in attrs.fields(RateLimitInfo) if f.init)
+
+
+def rate_limits_on_access(provider: str, headers: Mapping[str, str]) -> RateLimitInfo:
+    """The :class:`RateLimitInfo` of a response that arrived now, its headers read when a field is first read
+    (``headers`` are kept until then: the transport's read-only :class:`~atriumn.core.Headers`)."""
+    info = object.__new__(RateLimitInfo)
+    object.__setattr__(info, "_pending", (provider, headers, time.time()))
+    return info
+
+
+def read_pending(info: RateLimitInfo, pending: tuple[str, Mapping[str, str], float]) -> None:
+    """Fill in the fields of rate limits made by :func:`rate_limits_on_access` (as they were on arrival)."""
+    provider, headers, arrived = pending
+    parsed = parse_rate_limits(provider, headers, arrived)
+    for name in _FIELD_NAMES:
+        object.__setattr__(info, name, getattr(parsed, name))
+    object.__setattr__(info, "_pending", None)
 
 
 def _prefixed(headers: Mapping[str, str], prefix: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -269,7 +269,8 @@ class Cost:
 class RateLimitInfo:
     """A provider's rate-limit state, from its response headers (``None`` where it did not say).
 
-    Reset values are seconds from when the response arrived.
+    Reset values are seconds from when the response arrived. A chat response's are read from its headers on
+    first access (most callers never look, and a real answer carries twenty-odd headers).
     """
 
     limit_requests: int | None = None
@@ -280,6 +281,20 @@ class RateLimitInfo:
     reset_tokens: float | None = None
     retry_after: float | None = None
     raw: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    # The headers still to read, (provider, headers, arrival time), while the fields above are unset.
+    _pending: Any = attrs.field(default=None, init=False, eq=False, repr=False, hash=False)
+
+    if not TYPE_CHECKING:  # hidden from type checkers: a __getattr__ would make every misspelt name type-check
+
+        def __getattr__(self, name: str) -> Any:
+            # Reached only for a slot not set yet: the fields of rate limits not read yet.
+            pending = object.__getattribute__(self, "_pending")
+            if pending is None or name.startswith("__"):
+                raise AttributeError(name)
+            from ._ratelimits import read_pending
+
+            read_pending(self, pending)
+            return object.__getattribute__(self, name)
 
 
 @attrs.frozen(kw_only=True)

@@ -80,6 +80,33 @@ class PipelineConfig:
         merge_headers(self.static_headers, self.headers)
         self.attempt_labels = [f"attempt={n}; max={self.retry.max_retries + 1}" for n in range(1, 5)]
         self.fixed_auth: dict[str, str] | None = None  # the credentials' fixed headers, once known
+        self._header_sets: dict[Any, tuple[dict[str, str], str | None]] = {}
+
+    def call_headers(
+        self, content_type: str | None, extra: Mapping[str, str] | None, auth: Mapping[str, str] | None
+    ) -> tuple[dict[str, str], str | None]:
+        """A call's own copy of its first headers — the static ones, the body's content type, the operation's, then
+        the fixed credentials' (each replacing a header of the same name in any case) — and the caller's
+        ``X-Request-Id`` among them, if any. Merged once per distinct set: most calls of a client send the same."""
+        try:
+            key = (content_type, tuple(extra.items()) if extra else None, auth is not None)
+            found = self._header_sets.get(key)
+        except TypeError:  # a header value that is not hashable (not a string): merged for this call only
+            key, found = None, None
+        if found is None:
+            headers = self.static_headers.copy()
+            if content_type:
+                headers["Content-Type"] = content_type
+            for more in (extra, auth):  # credentials win over any header of the same name
+                if more:
+                    merge_headers(headers, more)
+            given = next((v for k, v in headers.items() if k.lower() == "x-request-id"), None)
+            found = (headers, given)
+            if key is not None:
+                if len(self._header_sets) >= 64:  # per-call headers (extra_headers=...) vary: keep the cache small
+                    self._header_sets.clear()
+                self._header_sets[key] = found
+        return found[0].copy(), found[1]
 
 
 class _Call:
@@ -106,12 +133,16 @@ class _Call:
         own_origin = target.origin == cfg.origin
         self.propagate = own_origin or target.origin in cfg.trace_origins
         self.body, content_type = request_body(op)
-        headers = cfg.static_headers.copy()
-        if self.body is not None and content_type:
-            headers["Content-Type"] = content_type
-        if op.headers:
-            merge_headers(headers, op.headers)
-        self.request_id = _request_id(headers) if own_origin else None
+        self.credentials = credentials = cfg.credentials if (op.authenticated and own_origin) else None
+        auth = cfg.fixed_auth if credentials is not None else None
+        if auth is not None:  # a fixed key, known from an earlier call: it goes on the headers once, with the rest
+            self.credentials = None
+        headers, given_id = cfg.call_headers(content_type if self.body is not None else None, op.headers, auth)
+        self.request_id = None
+        if own_origin:
+            if given_id is None:
+                headers["X-Request-Id"] = given_id = _new_request_id()
+            self.request_id = given_id
         self.replay_safe = replay_headers(
             op if cfg.replay_unsafe or op.idempotent is not None else op.evolve(idempotent=False),
             self.method,
@@ -130,7 +161,6 @@ class _Call:
             lease = min(cfg.longest_timeout, self.budget_s or cfg.longest_timeout)
             self.shared = CallCoordinator(cfg.shared, op.shared_scope, target.breaker_key, self.breaker, lease)
             self.breaker = self.shared.breaker
-        self.credentials = cfg.credentials if (op.authenticated and own_origin) else None
         self.max_attempts = cfg.retry.max_retries + 1
         self.retries = 0
         self.refreshed_after_401 = False
@@ -447,15 +477,11 @@ def _attempt(call: _Call, ins: Any, op_ctx: Any) -> Generator[Any, Any, _Outcome
     return response, status, failure
 
 
-def _request_id(headers: dict[str, str]) -> str:
-    """The caller's ``X-Request-Id`` (in any letter case), else a new one: 128 random bits as 32 hex digits
-    (uuid4().hex's shape, without its version bits) at a fraction of its cost. An id correlates logs, it guards
-    nothing: the process's PRNG (reseeded in a forked child) serves, without a system call per request."""
-    for name, value in headers.items():
-        if name.lower() == "x-request-id":
-            return value
-    headers["X-Request-Id"] = value = f"{_random_bits(128):032x}"
-    return value
+def _new_request_id() -> str:
+    """A new ``X-Request-Id``: 128 random bits as 32 hex digits (uuid4().hex's shape, without its version bits) at
+    a fraction of its cost. An id correlates logs, it guards nothing: the process's PRNG (reseeded in a forked
+    child) serves, without a system call per request."""
+    return f"{_random_bits(128):032x}"
 
 
 _random_bits = random.getrandbits

@@ -81,15 +81,16 @@ def _parts(req: ChatRequest) -> Iterator[tuple[int, Message, int, Part]]:
 
 def _plain(req: ChatRequest) -> bool:
     """Text messages and no reasoning or caching option: nothing here to refuse (the common call, checked fast)."""
-    return (
-        req.reasoning is None
-        and req.cached_content is None
-        and req.prompt_cache_key is None
-        and req.prompt_cache_options is None
-        and not req.system_parts
-        and not req.tool_cache_points
-        and all(type(m.content) is str for m in req.messages)
-    )
+    if (
+        req.reasoning is not None
+        or req.cached_content is not None
+        or req.prompt_cache_key is not None
+        or req.prompt_cache_options is not None
+        or req.system_parts
+        or req.tool_cache_points
+    ):
+        return False
+    return all(type(m.content) is str for m in req.messages)
 
 
 def _check_media(provider: str, req: ChatRequest) -> None:
