@@ -120,9 +120,9 @@ class Operation(Generic[T]):
 
     def evolve(self, **changes: Any) -> Operation[T]:
         """A copy with some fields changed (e.g. the next page's token in ``query``)."""
-        unknown = changes.keys() - _FIELD_NAMES
-        if unknown:
-            raise TypeError(f"Operation.evolve(): unknown field(s) {', '.join(sorted(unknown))}")
+        if not _FIELD_NAMES.issuperset(changes):
+            unknown = sorted(changes.keys() - _FIELD_NAMES)
+            raise TypeError(f"Operation.evolve(): unknown field(s) {', '.join(unknown)}")
         # A field-for-field copy: what dataclasses.replace does, without running __init__ again (an operation is
         # evolved on every chat call, and a frozen dataclass's __init__ sets each of its twenty fields the slow way).
         new = object.__new__(type(self))

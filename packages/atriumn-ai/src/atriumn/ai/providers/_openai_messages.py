@@ -51,6 +51,8 @@ def content(parts: Sequence[Part], provider: str) -> list[dict[str, Any]]:
 
 def message(m: Message, provider: str, developer: bool) -> dict[str, Any]:
     """One message in the Chat Completions format."""
+    if (m.role == "user" or m.role == "system") and type(m.content) is str and not m.name:  # the common one
+        return {"role": m.role, "content": m.content}
     if m.role == "tool":
         return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.text}
     out: dict[str, Any] = {"role": m.role if m.role != "developer" or developer else "system"}
