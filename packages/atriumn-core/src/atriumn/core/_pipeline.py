@@ -445,7 +445,6 @@ def _attempt(call: _Call, ins: Any, op_ctx: Any) -> Generator[Any, Any, _Outcome
         sent_at = time.monotonic()
         result = yield Send(request, op.stream)
         elapsed = time.monotonic() - sent_at
-        cfg.stats.attempt(elapsed)
         response: Response | None = None
         failure: AtriumnError | None = None
         if type(result) is Response:
@@ -455,10 +454,11 @@ def _attempt(call: _Call, ins: Any, op_ctx: Any) -> Generator[Any, Any, _Outcome
             failure = call.transport_failure(result, timeouts)
             status, error_type = None, type(result.exc).__name__
         else:
+            cfg.stats.attempt(elapsed, None)
             if span is not None:
                 span.end()
             raise result
-        cfg.stats.status(status)
+        cfg.stats.attempt(elapsed, status)
         recorded = True
         if call.breaker.record(status, probe=probe):
             cfg.stats.add("circuit_openings")

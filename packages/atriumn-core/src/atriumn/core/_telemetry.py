@@ -161,19 +161,15 @@ class StatsRecorder:
         self.limiter_wait = 0.0
         self._classes = [0] * 6  # responses by status // 100
 
-    def status(self, status: int | None) -> None:
-        """Count a response by its status class (None: a transport failure, not a response)."""
-        if status is not None and 100 <= status < 600:
-            with self._lock:
-                self._classes[status // 100] += 1
-                if status == 429:
-                    self.rate_limited += 1
-
-    def attempt(self, seconds: float) -> None:
-        """Record one attempt's latency."""
+    def attempt(self, seconds: float, status: int | None) -> None:
+        """Record one attempt: its latency, and its response by status class (None: a transport failure)."""
         with self._lock:
             self.requests += 1
             self._latencies.append(seconds)
+            if status is not None and 100 <= status < 600:
+                self._classes[status // 100] += 1
+                if status == 429:
+                    self.rate_limited += 1
 
     def end_call(self, failed: bool) -> None:
         """Count one call (and one error when it failed)."""
