@@ -99,3 +99,13 @@ def test_price_prefix_lookups_are_remembered_and_stay_correct() -> None:
         assert table.price("openai:gpt-4o-2024-08-06") == {"input": 2.5, "output": 10.0}
         assert table.price("openai:gpt-4o-mini-2024-07-18") == {"input": 0.15}
         assert table.price("openai:unknown") is None
+
+
+def test_a_capability_registered_later_applies_to_a_planned_call() -> None:
+    from atriumn.ai import UnsupportedParameterError, register_capabilities
+
+    engine = Engine(api_keys=KEYS, environ={})
+    engine.plan("openai:plan-cache-later", None, "hi", {"seed": 3})
+    register_capabilities("openai", r"^plan-cache-later$", unsupported={"seed"}, reason="test rule")
+    with pytest.raises(UnsupportedParameterError, match="seed"):
+        engine.plan("openai:plan-cache-later", None, "hi", {"seed": 3})

@@ -15,7 +15,7 @@ from typing import Any
 
 from ._errors import UnsupportedParameterError
 
-__all__ = ["register_capabilities", "unsupported_parameters"]
+__all__ = ["generation", "register_capabilities", "unsupported_parameters"]
 
 _SAMPLING = frozenset({"temperature", "top_p", "top_k"})
 
@@ -48,6 +48,11 @@ def register_capabilities(provider: str, model_pattern: str, *, unsupported: Ite
         _RULES.insert(0, (provider, re.compile(model_pattern), frozenset(unsupported), reason))
         _generation += 1
     _answer.cache_clear()  # the old generation's answers are unreachable: free them
+
+
+def generation() -> int:
+    """How many rules were registered: a plan checked under an older generation is checked again."""
+    return _generation
 
 
 def _defaults() -> None:

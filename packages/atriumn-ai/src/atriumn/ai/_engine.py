@@ -23,6 +23,7 @@ from atriumn.core import (
     ValidationError,
 )
 
+from . import _capabilities as capabilities
 from ._capabilities import check_parameters
 from ._errors import BudgetExceededError
 from ._parts import Reasoning
@@ -303,7 +304,9 @@ class Engine:
         depend on the messages (the models, the parameters and their checks) is planned once per model and
         parameter values, when those are plain values (strings, numbers, booleans, None), and reused."""
         replay = self.replay_unsafe if replay_unsafe is None else replay_unsafe
-        key = _plan_key(model, models, params, replay, self.record_content) if not request_options else None
+        key = None
+        if not request_options:  # the capability rules' generation too: a rule registered since applies
+            key = _plan_key(model, models, params, (replay, self.record_content, capabilities.generation()))
         templates = self._plans.get(key) if key is not None else None
         if templates is None:
             templates = self._templates(model, models, params, replay, request_options)
@@ -431,7 +434,7 @@ _PLAIN_VALUES = (str, int, float, bool, type(None))
 
 
 def _plan_key(
-    model: str | None, models: Sequence[str] | None, params: Mapping[str, Any], replay: bool, record: bool
+    model: str | None, models: Sequence[str] | None, params: Mapping[str, Any], options: tuple[Any, ...]
 ) -> tuple[Any, ...] | None:
     """The plan cache's key of a call whose parameters are plain values (None for any other call). Each value's
     type is part of the key: 1, 1.0 and True are equal keys but not equal request bodies."""
@@ -444,10 +447,10 @@ def _plan_key(
     if models is not None:
         if not all(type(m) is str for m in models):
             return None
-        return (None, tuple(models), replay, record, *values)
+        return (None, tuple(models), options, *values)
     if model is not None and type(model) is not str:
         return None
-    return (model, None, replay, record, *values)
+    return (model, None, options, *values)
 
 
 def _check_cache_model(cache: Any, req: ChatRequest) -> None:
