@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import random
 import time
 from collections.abc import Generator, Mapping
 from typing import Any, TypeVar
@@ -36,7 +35,17 @@ from ._instructions import Authenticate, Coordinate, Send, Sleep, Timeouts
 from ._operation import Operation
 from ._options import record_response
 from ._outcome import api_error, classify, decode, finish_attempt, log_attempt, phase_of
-from ._prepare import build_url, form_body, merge_headers, origin_of, replay_headers, request_body, secrets_of
+from ._prepare import (
+    HeaderSets,
+    build_url,
+    form_body,
+    merge_headers,
+    new_request_id,
+    origin_of,
+    replay_headers,
+    request_body,
+    secrets_of,
+)
 from ._ratelimit import TokenBucket
 from ._redact import Scrubber
 from ._retry import RetryBudget, RetryPolicy, decide, parse_retry_after
@@ -80,33 +89,7 @@ class PipelineConfig:
         merge_headers(self.static_headers, self.headers)
         self.attempt_labels = [f"attempt={n}; max={self.retry.max_retries + 1}" for n in range(1, 5)]
         self.fixed_auth: dict[str, str] | None = None  # the credentials' fixed headers, once known
-        self._header_sets: dict[Any, tuple[dict[str, str], str | None]] = {}
-
-    def call_headers(
-        self, content_type: str | None, extra: Mapping[str, str] | None, auth: Mapping[str, str] | None
-    ) -> tuple[dict[str, str], str | None]:
-        """A call's own copy of its first headers — the static ones, the body's content type, the operation's, then
-        the fixed credentials' (each replacing a header of the same name in any case) — and the caller's
-        ``X-Request-Id`` among them, if any. Merged once per distinct set: most calls of a client send the same."""
-        try:
-            key = (content_type, tuple(extra.items()) if extra else None, auth is not None)
-            found = self._header_sets.get(key)
-        except TypeError:  # a header value that is not hashable (not a string): merged for this call only
-            key, found = None, None
-        if found is None:
-            headers = self.static_headers.copy()
-            if content_type:
-                headers["Content-Type"] = content_type
-            for more in (extra, auth):  # credentials win over any header of the same name
-                if more:
-                    merge_headers(headers, more)
-            given = next((v for k, v in headers.items() if k.lower() == "x-request-id"), None)
-            found = (headers, given)
-            if key is not None:
-                if len(self._header_sets) >= 64:  # per-call headers (extra_headers=...) vary: keep the cache small
-                    self._header_sets.clear()
-                self._header_sets[key] = found
-        return found[0].copy(), found[1]
+        self.header_sets = HeaderSets(self.static_headers)  # a call's first headers, merged once per set
 
 
 class _Call:
@@ -137,11 +120,11 @@ class _Call:
         auth = cfg.fixed_auth if credentials is not None else None
         if auth is not None:  # a fixed key, known from an earlier call: it goes on the headers once, with the rest
             self.credentials = None
-        headers, given_id = cfg.call_headers(content_type if self.body is not None else None, op.headers, auth)
+        headers, given_id = cfg.header_sets.copy(content_type if self.body is not None else None, op.headers, auth)
         self.request_id = None
         if own_origin:
             if given_id is None:
-                headers["X-Request-Id"] = given_id = _new_request_id()
+                headers["X-Request-Id"] = given_id = new_request_id()
             self.request_id = given_id
         self.replay_safe = replay_headers(
             op if cfg.replay_unsafe or op.idempotent is not None else op.evolve(idempotent=False),
@@ -475,16 +458,6 @@ def _attempt(call: _Call, ins: Any, op_ctx: Any) -> Generator[Any, Any, _Outcome
             call.breaker.release(probe=probe)
         raise
     return response, status, failure
-
-
-def _new_request_id() -> str:
-    """A new ``X-Request-Id``: 128 random bits as 32 hex digits (uuid4().hex's shape, without its version bits) at
-    a fraction of its cost. An id correlates logs, it guards nothing: the process's PRNG (reseeded in a forked
-    child) serves, without a system call per request."""
-    return f"{_random_bits(128):032x}"
-
-
-_random_bits = random.getrandbits
 
 
 def _attempt_span(call: _Call, ins: Any, op_ctx: Any) -> Any:
