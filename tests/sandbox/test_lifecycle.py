@@ -93,23 +93,16 @@ def test_interrupted_processing_resumes_after_restart(tmp_path: Path) -> None:
         api.http.close()
 
 
-def test_cli_serve(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sigint_ignored", [False, True], ids=["foreground", "background-job"])
+def test_cli_serve(tmp_path: Path, sigint_ignored: bool) -> None:
+    """Serves, then stops on SIGINT — also when started as a shell's background job, with SIGINT ignored."""
     env = {**os.environ, "ATRIUMN_SANDBOX_ADMIN_CLIENT_SECRET": "cli-secret"}
+    command = [sys.executable, "-m", "atriumn.sandbox._cli", "serve", "--port", "0", "--data-dir", str(tmp_path)]
+    command += ["--admin-client-id", "cli-admin", "--token-ttl", "60"]
+    # The disposition a child inherits is the parent's: set it for this child alone (ignored, or the default).
+    command = ["sh", "-c", f'trap "{"" if sigint_ignored else "-"}" INT; exec "$@"', "sh", *command]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "atriumn.sandbox._cli",
-            "serve",
-            "--port",
-            "0",
-            "--data-dir",
-            str(tmp_path),
-            "--admin-client-id",
-            "cli-admin",
-            "--token-ttl",
-            "60",
-        ],
+        command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -101,14 +101,15 @@ def serve(args: argparse.Namespace) -> None:
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"atriumn-sandbox: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    print(f"Atriumn sandbox listening on {sandbox.url}", flush=True)
-    print(f"ATRIUMN_API_BASE_URL={sandbox.url}", flush=True)
-    print(f"admin client id:     {sandbox.admin_client_id}", flush=True)
-    print(f"admin client secret: {sandbox.admin_client_secret}", flush=True)
     kept = args.data_dir is not None
-    print(f"data dir:            {sandbox.data_dir}" + ("" if kept else " (temporary: removed on exit)"), flush=True)
-    previous = _stop_on_sigterm()
-    try:
+    previous = _stop_on_signals()
+    try:  # from here on, Ctrl-C or SIGTERM (even while the banner prints) stops the server cleanly
+        print(f"Atriumn sandbox listening on {sandbox.url}", flush=True)
+        print(f"ATRIUMN_API_BASE_URL={sandbox.url}", flush=True)
+        print(f"admin client id:     {sandbox.admin_client_id}", flush=True)
+        print(f"admin client secret: {sandbox.admin_client_secret}", flush=True)
+        note = "" if kept else " (temporary: removed on exit)"
+        print(f"data dir:            {sandbox.data_dir}{note}", flush=True)
         assert sandbox._thread is not None
         while sandbox._thread.is_alive():
             sandbox._thread.join(0.5)
@@ -117,21 +118,22 @@ def serve(args: argparse.Namespace) -> None:
     finally:
         data_dir = sandbox.data_dir
         sandbox.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         print(f"stopped; the data is kept in {data_dir}" if kept else "stopped; temporary data removed", flush=True)
 
 
-def _stop_on_sigterm() -> Any:
-    """SIGTERM (how CI, containers and process managers stop a server) ends it like Ctrl-C: cleanly, with the
-    temporary data removed. Returns the previous handler (None when not in the main thread)."""
+def _stop_on_signals() -> dict[int, Any]:
+    """SIGTERM (how CI, containers and process managers stop a server) and SIGINT (Ctrl-C, ``kill -INT``) end it
+    cleanly, with the temporary data removed — SIGINT too when the shell started the server in the background
+    with SIGINT ignored, as uvicorn does. Returns the previous handlers (none when not in the main thread)."""
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return {}
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    return signal.signal(signal.SIGTERM, interrupt)
+    return {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
 
 
 if __name__ == "__main__":
