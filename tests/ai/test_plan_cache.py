@@ -109,3 +109,35 @@ def test_a_capability_registered_later_applies_to_a_planned_call() -> None:
     register_capabilities("openai", r"^plan-cache-later$", unsupported={"seed"}, reason="test rule")
     with pytest.raises(UnsupportedParameterError, match="seed"):
         engine.plan("openai:plan-cache-later", None, "hi", {"seed": 3})
+
+
+def test_model_and_models_are_refused_together_whatever_was_planned_before() -> None:
+    engine = Engine(api_keys=KEYS, environ={})
+    engine.plan(None, ["openai:a"], "hi", {})
+    with pytest.raises(ValidationError, match="model, models"):
+        engine.plan("openai:b", ["openai:a"], "hi", {})
+    chain = engine.plan(None, (m for m in ["openai:a", "anthropic:b"]), "hi", {})  # an iterator is read once
+    assert [req.full_model for req, _ in chain] == ["openai:a", "anthropic:b"]
+
+
+def test_a_role_that_is_not_a_string_is_refused_as_before() -> None:
+    engine = Engine(api_keys=KEYS, environ={})
+    with pytest.raises(ValidationError, match=r"messages\[0\].role"):
+        engine.plan("openai:m", None, [{"role": ["user"], "content": "hi"}], {})
+
+
+def test_request_ids_leave_the_global_random_alone(env: dict[str, str], fake: FakeServer) -> None:
+    import random
+
+    with ChatClient() as client:
+        random.seed(1234)
+        expected = [random.random() for _ in range(2)]
+        random.seed(1234)
+        first = random.random()
+        client.chat("openai:echo", "hi")
+        client.chat("openai:echo", "hi")
+        assert [first, random.random()] == expected  # the application's sequence is its own
+        random.seed(1234)
+        client.chat("openai:echo", "hi")
+    ids = [r["headers"]["x-request-id"] for r in fake.requests]
+    assert len(set(ids)) == 3  # seeding the global random does not repeat them

@@ -218,8 +218,12 @@ def test_rate_limits_read_on_access_are_as_they_were_on_arrival(monkeypatch: pyt
     expected = RateLimitInfo(limit_tokens=80000, reset_tokens=info.reset_tokens, raw=headers)
     assert info == expected
     assert attrs.evolve(info, retry_after=1.0) == attrs.evolve(expected, retry_after=1.0)
-    unread = rate_limits_on_access("openai", {"x-ratelimit-limit-requests": "7"})
-    assert pickle.loads(pickle.dumps(unread)).limit_requests == 7  # read while pickled
+    headers = {"x-ratelimit-limit-requests": "7"}
+    assert pickle.loads(pickle.dumps(rate_limits_on_access("openai", headers))).limit_requests == 7
+    unread = rate_limits_on_access("openai", headers)
+    assert RateLimitInfo(**attrs.asdict(unread)) == parse_rate_limits("openai", headers)  # fields as before
     assert repr(rate_limits_on_access("openai", {})) == repr(RateLimitInfo())
     with pytest.raises(AttributeError):
-        unread.no_such_field  # noqa: B018
+        rate_limits_on_access("openai", headers).no_such_field  # noqa: B018
+    with pytest.raises(AttributeError):
+        RateLimitInfo().no_such_field  # noqa: B018

@@ -303,6 +303,10 @@ class Engine:
         ``replay_unsafe`` overrides the client's setting for this call (see :class:`ChatClient`). What does not
         depend on the messages (the models, the parameters and their checks) is planned once per model and
         parameter values, when those are plain values (strings, numbers, booleans, None), and reused."""
+        if models is not None:
+            if model is not None:
+                raise ValidationError("model, models: give one or the other")
+            models = tuple(models)  # read once (an iterator too), for the key and the plan alike
         replay = self.replay_unsafe if replay_unsafe is None else replay_unsafe
         key = None
         if not request_options:  # the capability rules' generation too: a rule registered since applies
@@ -332,9 +336,7 @@ class Engine:
         replay_unsafe: bool,
         request_options: Mapping[str, Any] | None,
     ) -> list[tuple[ChatRequest, Adapter]]:
-        """One checked request without messages per model of the chain."""
-        if models is not None and model is not None:
-            raise ValidationError("model, models: give one or the other")
+        """One checked request without messages per model of the chain (``model`` and ``models`` not both)."""
         names: list[str | None] = list(models) if models is not None else [model]
         if not names:
             raise ValidationError("models: must not be empty")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
+import weakref
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -98,19 +101,35 @@ _FIELD_NAMES = tuple(f.name for f in attrs.fields(RateLimitInfo) if f.init)
 
 def rate_limits_on_access(provider: str, headers: Mapping[str, str]) -> RateLimitInfo:
     """The :class:`RateLimitInfo` of a response that arrived now, its headers read when a field is first read
-    (``headers`` are kept until then: the transport's read-only :class:`~atriumn.core.Headers`)."""
+    (``headers`` are kept until then: the transport's read-only :class:`~atriumn.core.Headers`). Its fields are
+    left unset; what to read is kept beside it, under its id, until it is read or collected."""
     info = object.__new__(RateLimitInfo)
-    object.__setattr__(info, "_pending", (provider, headers, time.time()))
+    key = id(info)
+    # The weak reference's callback drops the entry when the object dies, before its id can be reused.
+    _PENDING[key] = (weakref.ref(info, lambda _: _PENDING.pop(key, None)), provider, headers, time.time())
     return info
 
 
-def read_pending(info: RateLimitInfo, pending: tuple[str, Mapping[str, str], float]) -> None:
-    """Fill in the fields of rate limits made by :func:`rate_limits_on_access` (as they were on arrival)."""
-    provider, headers, arrived = pending
-    parsed = parse_rate_limits(provider, headers, arrived)
-    for name in _FIELD_NAMES:
-        object.__setattr__(info, name, getattr(parsed, name))
-    object.__setattr__(info, "_pending", None)
+def read_pending(info: RateLimitInfo, name: str) -> Any:
+    """Field ``name`` of rate limits made by :func:`rate_limits_on_access`, every field filled in on the first
+    read (as they were on arrival); AttributeError for a name that is no field."""
+    with _READING:  # one reader fills the fields; another waiting here then finds them set
+        try:
+            return object.__getattribute__(info, name)
+        except AttributeError:
+            pass
+        pending = _PENDING.pop(id(info), None)
+        if pending is None or pending[0]() is not info:
+            raise AttributeError(name)
+        _, provider, headers, arrived = pending
+        parsed = parse_rate_limits(provider, headers, arrived)
+        for field in _FIELD_NAMES:
+            object.__setattr__(info, field, getattr(parsed, field))
+    return object.__getattribute__(info, name)
+
+
+_PENDING: dict[int, tuple[Any, str, Mapping[str, str], float]] = {}
+_READING = threading.Lock()
 
 
 def _prefixed(headers: Mapping[str, str], prefix: str) -> dict[str, str]:

@@ -197,7 +197,13 @@ def normalize_messages(messages: str | Message | Mapping[str, Any] | Iterable[An
             out.append(m)
         elif isinstance(m, str):
             out.append(Message(role="user", content=m))
-        elif type(m) is dict and len(m) == 2 and type(m.get("content")) is str and m.get("role") in _TEXT_ROLES:
+        elif (
+            type(m) is dict
+            and len(m) == 2
+            and type(m.get("content")) is str
+            and type(m.get("role")) is str
+            and m["role"] in _TEXT_ROLES
+        ):
             out.append(Message(role=m["role"], content=m["content"]))  # {"role": ..., "content": "..."}: the common one
         elif isinstance(m, Mapping):
             role = m.get("role")

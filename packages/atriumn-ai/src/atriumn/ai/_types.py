@@ -281,20 +281,16 @@ class RateLimitInfo:
     reset_tokens: float | None = None
     retry_after: float | None = None
     raw: Mapping[str, str] = attrs.field(factory=dict, repr=False)
-    # The headers still to read, (provider, headers, arrival time), while the fields above are unset.
-    _pending: Any = attrs.field(default=None, init=False, eq=False, repr=False, hash=False)
 
     if not TYPE_CHECKING:  # hidden from type checkers: a __getattr__ would make every misspelt name type-check
 
         def __getattr__(self, name: str) -> Any:
-            # Reached only for a slot not set yet: the fields of rate limits not read yet.
-            pending = object.__getattribute__(self, "_pending")
-            if pending is None or name.startswith("__"):
+            # Reached only for a slot not set: the fields of rate limits whose headers are not read yet.
+            if name.startswith("__"):
                 raise AttributeError(name)
             from ._ratelimits import read_pending
 
-            read_pending(self, pending)
-            return object.__getattribute__(self, name)
+            return read_pending(self, name)
 
 
 @attrs.frozen(kw_only=True)

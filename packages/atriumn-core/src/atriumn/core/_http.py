@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import json as jsonlib
+import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -71,6 +72,9 @@ class Request:
         return f"<Request {self.method} {self.shown_url}>"
 
 
+_LOADING = threading.Lock()
+
+
 class Headers(Mapping[str, str]):
     """Response headers: a read-only, case-insensitive mapping.
 
@@ -90,14 +94,19 @@ class Headers(Mapping[str, str]):
         self._index: dict[str, str] = {}
 
     def _load(self) -> dict[str, str]:
-        source, self._source = self._source, None
-        if source is not None:
-            items = self._items = [(k.lower(), v) for k, v in source]
-            index = self._index = dict(items)
-            if len(index) < len(items):  # a repeated field: its values joined, in order
-                index.clear()
-                for k, v in items:
-                    index[k] = f"{index[k]}, {v}" if k in index else v
+        # Once, under a lock: a reader that sees ``_source`` cleared finds the index complete (headers are read
+        # from any thread, e.g. a response's rate limits read on first access).
+        with _LOADING:
+            source = self._source
+            if source is not None:
+                items = [(k.lower(), v) for k, v in source]
+                index = dict(items)
+                if len(index) < len(items):  # a repeated field: its values joined, in order
+                    index.clear()
+                    for k, v in items:
+                        index[k] = f"{index[k]}, {v}" if k in index else v
+                self._items, self._index = items, index
+                self._source = None
         return self._index
 
     def __getitem__(self, name: str) -> str:

@@ -120,6 +120,8 @@ class Operation(Generic[T]):
 
     def evolve(self, **changes: Any) -> Operation[T]:
         """A copy with some fields changed (e.g. the next page's token in ``query``)."""
+        if type(self) is not Operation:  # a subclass may add fields or a __post_init__: the general way
+            return dataclasses.replace(self, **changes)
         if not _FIELD_NAMES.issuperset(changes):
             unknown = sorted(changes.keys() - _FIELD_NAMES)
             raise TypeError(f"Operation.evolve(): unknown field(s) {', '.join(unknown)}")

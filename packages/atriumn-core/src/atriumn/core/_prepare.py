@@ -198,12 +198,15 @@ def replay_headers(op: Operation[Any], method: str, headers: dict[str, str], *, 
 
 def new_request_id() -> str:
     """A new ``X-Request-Id``: 128 random bits as 32 hex digits (uuid4().hex's shape, without its version bits) at
-    a fraction of its cost. An id correlates logs, it guards nothing: the process's PRNG (reseeded in a forked
-    child) serves, without a system call per request (Idempotency-Keys, below, do use the system's randomness)."""
-    return f"{_random_bits(128):032x}"
+    a fraction of its cost. An id correlates logs, it guards nothing: a PRNG of our own serves (seeded from the
+    system, reseeded in a forked child), without a system call per request and without touching the sequence of
+    the global ``random`` that the application may have seeded (Idempotency-Keys, below, use the system's)."""
+    return f"{_ids.getrandbits(128):032x}"
 
 
-_random_bits = random.getrandbits
+_ids = random.Random()
+if hasattr(os, "register_at_fork"):  # a child must not repeat its parent's ids
+    os.register_at_fork(after_in_child=_ids.seed)
 
 
 def _new_key() -> str:

@@ -48,7 +48,7 @@ def load_json(data: str | bytes, provider: str, what: str = "a response") -> Any
     try:
         if type(data) is bytes and data[:1] == b"{" and data[1:2] != b"\0":
             # An object in UTF-8 (what every provider sends; json.loads would detect as much, byte by byte).
-            return _DECODE(data.decode())
+            return _DECODE(data.decode("utf-8", "surrogatepass"))  # as json.loads decodes bytes
         return json.loads(data)
     except (ValueError, RecursionError) as exc:
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
