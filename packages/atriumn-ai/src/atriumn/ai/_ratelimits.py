@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
 import weakref
@@ -47,23 +48,18 @@ def _duration(value: str | None, now: float | None = None) -> float | None:
             return max(0.0, when.timestamp() - (time.time() if now is None else now))
         except (ValueError, OverflowError, OSError):
             return None
-    try:
-        return _DURATIONS[text]
-    except KeyError:
-        pass
+    return _written_duration(text)
+
+
+@functools.lru_cache(maxsize=512)  # a provider's reset values repeat ("1s", "120ms", "6m0s")
+def _written_duration(text: str) -> float | None:
+    """A duration written as ``6m0s`` / ``120ms``, in seconds (None for garbage): a pure function of the text."""
     try:
         seconds = parse_duration(text, name="rate-limit reset")
     except (ValueError, OverflowError):
-        seconds = -1.0
-    found = seconds if 0 <= seconds < float("inf") else None
-    if len(_DURATIONS) >= 512:
-        _DURATIONS.clear()
-    _DURATIONS[text] = found
-    return found
+        return None
+    return seconds if 0 <= seconds < float("inf") else None
 
-
-# Durations already parsed: a provider's reset values repeat ("1s", "120ms", "6m0s"); a pure function of the text.
-_DURATIONS: dict[str, float | None] = {}
 
 # The six fields of each header family: limit, remaining and reset of requests, then of tokens.
 _KINDS = [(kind, what) for kind in ("requests", "tokens") for what in ("limit", "remaining", "reset")]
